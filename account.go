@@ -1,0 +1,184 @@
+package otr
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/otrgo/otr/fragment"
+)
+
+// Options are an account's tunables. The zero value (or a nil *Options)
+// gives the safe defaults.
+type Options struct {
+	// Rand is the source of all randomness; nil means crypto/rand.Reader.
+	// It is called under the account's lock, so it need not be safe for
+	// concurrent use.
+	Rand io.Reader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives diagnostics (never secrets); nil means no logging.
+	Logger *slog.Logger
+	// Policy is the account's policy; zero means DefaultPolicy.
+	Policy Policy
+	// MaxBufferedFragments caps the bytes of incomplete fragmented messages
+	// buffered across all sessions of the account; 0 means 128 MiB.
+	MaxBufferedFragments int64
+	// MaxInstances caps the instances (clients of one contact) a session
+	// keeps; 0 means 16.
+	MaxInstances int
+}
+
+// Account is one local identity: keys, policy and the sessions with its
+// contacts. It is safe for concurrent use.
+type Account struct {
+	localID string
+	keys    *PrivateKeys
+	host    Host
+	rand    io.Reader
+	now     func() time.Time
+	log     *slog.Logger
+	policy  Policy
+	tag     uint32
+	budget  *fragment.Budget
+	maxInst int
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// lockedReader serializes reads from a caller's Rand.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// NewAccount returns the account localID (our own transport identifier,
+// e.g. "alice@example.org"), with identity keys and host. It loads the
+// instance tag from host, or generates one (random, >= 0x100) and stores it.
+func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*Account, error) {
+	if host == nil {
+		return nil, errors.New("otr: nil host")
+	}
+	if keys == nil || keys.dsa == nil {
+		return nil, ErrNoKey
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	a := &Account{localID: localID, keys: keys, host: host, sessions: make(map[string]*Session)}
+	a.rand = rand.Reader
+	if o.Rand != nil {
+		a.rand = &lockedReader{r: o.Rand}
+	}
+	a.now = time.Now
+	if o.Now != nil {
+		a.now = o.Now
+	}
+	a.log = slog.New(slog.DiscardHandler)
+	if o.Logger != nil {
+		a.log = o.Logger
+	}
+	a.policy = o.Policy
+	if a.policy == 0 {
+		a.policy = DefaultPolicy
+	}
+	max := o.MaxBufferedFragments
+	if max <= 0 {
+		max = 128 << 20
+	}
+	a.budget = fragment.NewBudget(max)
+	a.maxInst = o.MaxInstances
+	if a.maxInst <= 0 {
+		a.maxInst = 16
+	}
+	tag, err := host.InstanceTag()
+	if err != nil {
+		return nil, fmt.Errorf("otr: loading instance tag: %w", err)
+	}
+	if tag < minInstanceTag {
+		if tag, err = newInstanceTag(a.rand); err != nil {
+			return nil, err
+		}
+		if err := host.SetInstanceTag(tag); err != nil {
+			return nil, fmt.Errorf("otr: storing instance tag: %w", err)
+		}
+	}
+	a.tag = tag
+	return a, nil
+}
+
+// minInstanceTag is the smallest valid instance tag (otr3.md, "Instance Tags").
+const minInstanceTag = 0x100
+
+// newInstanceTag returns a random tag >= 0x100; every value up to
+// 0xFFFFFFFF is valid (INTEROP-NOTES, "OTR3").
+func newInstanceTag(r io.Reader) (uint32, error) {
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, fmt.Errorf("otr: reading randomness: %w", err)
+		}
+		if t := binary.BigEndian.Uint32(b[:]); t >= minInstanceTag {
+			return t, nil
+		}
+	}
+}
+
+// InstanceTag returns our instance tag.
+func (a *Account) InstanceTag() uint32 { return a.tag }
+
+// LocalID returns our transport identifier as given to NewAccount.
+func (a *Account) LocalID() string { return a.localID }
+
+// Fingerprint returns our OTR3 fingerprint.
+func (a *Account) Fingerprint() Fingerprint { return a.keys.Fingerprint() }
+
+// Session returns the session with contact (its transport identifier),
+// creating it on first use. The same *Session is returned for the same
+// contact.
+func (a *Account) Session(contact string) *Session {
+	a.mu.Lock()
+	s := a.sessions[contact]
+	a.mu.Unlock()
+	if s != nil {
+		return s
+	}
+	policy := a.policy
+	if ph, ok := a.host.(PolicyHost); ok {
+		if p, ok := ph.Policy(contact); ok {
+			policy = p
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.sessions[contact]; s != nil {
+		return s
+	}
+	s = newSession(a, contact, policy)
+	a.sessions[contact] = s
+	return s
+}
+
+// Sessions returns the contacts that have a session, in no particular order.
+func (a *Account) Sessions() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.sessions))
+	for c := range a.sessions {
+		out = append(out, c)
+	}
+	return out
+}

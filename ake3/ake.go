@@ -1,0 +1,408 @@
+// Package ake3 implements the OTR version 3 authenticated key exchange
+// (a SIGMA variant) as a sans-IO state machine: parsed messages in, reply
+// messages and a result out. It never performs I/O, never reads the clock and
+// never logs.
+//
+// Package ake3 serves github.com/otrgo/otr; its API may change.
+//
+// Variable names follow otr3.md ("Authenticated Key Exchange"): x, gx, y, gy,
+// r, c, c', m1, m2, m1', m2', M_B, X_B.
+package ake3
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	otrcrypto "github.com/otrgo/otr/crypto"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// State is the authentication state of otr3.md, "Authentication state".
+type State int
+
+// The authentication states.
+const (
+	StateNone State = iota
+	StateAwaitingDHKey
+	StateAwaitingRevealSig
+	StateAwaitingSig
+)
+
+// String returns the spec's name of the state.
+func (s State) String() string {
+	switch s {
+	case StateNone:
+		return "AUTHSTATE_NONE"
+	case StateAwaitingDHKey:
+		return "AUTHSTATE_AWAITING_DHKEY"
+	case StateAwaitingRevealSig:
+		return "AUTHSTATE_AWAITING_REVEALSIG"
+	case StateAwaitingSig:
+		return "AUTHSTATE_AWAITING_SIG"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Errors returned for rejected input. They are sentinels for errors.Is.
+var (
+	// ErrIgnored means the spec says to ignore this message in this state.
+	ErrIgnored = errors.New("ake3: message ignored in this state")
+	// ErrMalformed means the message could not be parsed.
+	ErrMalformed = errors.New("ake3: malformed message")
+	// ErrVerify means a hash, MAC or signature did not verify.
+	ErrVerify = errors.New("ake3: verification failed")
+)
+
+// KeyID is the key id we give our first D-H key: the spec starts our_keyid at
+// 2 once two keys exist, so the AKE key is number 1.
+const KeyID = 1
+
+// Reply is a message to send: its type and a body marshaler.
+type Reply struct {
+	Type otrencoding.MsgType
+	Body interface{ Marshal(*cryptobyte.Builder) }
+}
+
+// Bytes returns the body's encoding.
+func (r Reply) Bytes() []byte {
+	var b cryptobyte.Builder
+	r.Body.Marshal(&b)
+	return b.BytesOrPanic()
+}
+
+// Keys is the outcome of a completed AKE. The receiver owns it and must call
+// Wipe when done.
+type Keys struct {
+	SSID          [8]byte
+	OurDH         *otrcrypto.DHPrivateKey // our D-H key of the AKE, key id OurKeyID
+	OurKeyID      uint32
+	TheirDH       []byte // their g^x or g^y
+	TheirKeyID    uint32
+	TheirKey      *otrcrypto.DSAPublicKey
+	SentRevealSig bool // we sent the Reveal Signature message (bold first half of the SSID)
+}
+
+// Wipe erases the keys' secrets.
+func (k *Keys) Wipe() {
+	if k.OurDH != nil {
+		k.OurDH.Wipe()
+	}
+	clear(k.SSID[:])
+}
+
+// AKE holds one key exchange's state. The zero value is not usable; call New.
+// It is not safe for concurrent use.
+type AKE struct {
+	key   *otrcrypto.DSAPrivateKey
+	state State
+
+	// Our side: x (our D-H key), r and the commit we sent.
+	ourDH  *otrcrypto.DHPrivateKey
+	r      [16]byte
+	commit *otrencoding.DHCommit // sent in AWAITING_DHKEY
+
+	// Their side.
+	theirCommit *otrencoding.DHCommit // received D-H Commit (AWAITING_REVEALSIG)
+	dhKeySent   *otrencoding.DHKey    // our D-H Key message, for retransmission
+	gy          []byte                // their g^y (AWAITING_SIG)
+	revealSent  *otrencoding.RevealSig
+}
+
+// New returns an AKE in StateNone that signs with key.
+func New(key *otrcrypto.DSAPrivateKey) *AKE {
+	return &AKE{key: key}
+}
+
+// State returns the current authentication state.
+func (a *AKE) State() State { return a.state }
+
+// Clone returns an independent copy of a, secrets included. libotr copies the
+// master context's commit into each instance that answers it (several
+// clients of one contact may answer the same D-H Commit).
+func (a *AKE) Clone() *AKE {
+	c := &AKE{key: a.key, state: a.state, r: a.r}
+	if a.ourDH != nil {
+		c.ourDH = a.ourDH.Clone()
+	}
+	c.commit = a.commit
+	c.theirCommit = a.theirCommit
+	c.dhKeySent = a.dhKeySent
+	c.gy = a.gy
+	c.revealSent = a.revealSent
+	return c
+}
+
+// Wipe erases all secrets and returns to StateNone.
+func (a *AKE) Wipe() {
+	if a.ourDH != nil {
+		a.ourDH.Wipe()
+	}
+	clear(a.r[:])
+	key := a.key
+	*a = AKE{key: key}
+}
+
+// Start begins a new exchange: otr3.md, "D-H Commit Message". It forgets any
+// exchange in progress and returns the D-H Commit message to send.
+func (a *AKE) Start(rand io.Reader) (Reply, error) {
+	dh, err := otrcrypto.GenerateDHKey(rand)
+	if err != nil {
+		return Reply{}, err
+	}
+	var r [16]byte
+	if _, err := io.ReadFull(rand, r[:]); err != nil {
+		dh.Wipe()
+		return Reply{}, fmt.Errorf("ake3: reading randomness: %w", err)
+	}
+	a.Wipe()
+	a.ourDH, a.r = dh, r
+	gxmpi := mpi(dh.Public())
+	enc := make([]byte, len(gxmpi))
+	otrcrypto.AESCTR(r[:], [8]byte{}, enc, gxmpi)
+	h := otrcrypto.SHA256(gxmpi)
+	a.commit = &otrencoding.DHCommit{EncryptedGX: enc, HashedGX: h[:]}
+	a.state = StateAwaitingDHKey
+	return Reply{otrencoding.MsgDHCommit, a.commit}, nil
+}
+
+// Receive processes one AKE message body of type t. It returns the replies
+// to send (zero or one) and, when the exchange completed, its keys. On error
+// the state is unchanged, except where the spec moves to AUTHSTATE_NONE
+// regardless of the outcome (a failed signature check).
+func (a *AKE) Receive(rand io.Reader, t otrencoding.MsgType, body []byte) ([]Reply, *Keys, error) {
+	switch t {
+	case otrencoding.MsgDHCommit:
+		var m otrencoding.DHCommit
+		if err := m.Unmarshal(body); err != nil || len(m.HashedGX) != 32 {
+			return nil, nil, ErrMalformed
+		}
+		return a.receiveDHCommit(rand, &m)
+	case otrencoding.MsgDHKey:
+		var m otrencoding.DHKey
+		if err := m.Unmarshal(body); err != nil {
+			return nil, nil, ErrMalformed
+		}
+		return a.receiveDHKey(rand, &m)
+	case otrencoding.MsgRevealSig:
+		var m otrencoding.RevealSig
+		if err := m.Unmarshal(body); err != nil {
+			return nil, nil, ErrMalformed
+		}
+		return a.receiveRevealSig(rand, &m)
+	case otrencoding.MsgSig:
+		var m otrencoding.Sig
+		if err := m.Unmarshal(body); err != nil {
+			return nil, nil, ErrMalformed
+		}
+		return a.receiveSig(&m)
+	}
+	return nil, nil, ErrMalformed
+}
+
+// otr3.md, "Receiving a D-H Commit Message".
+func (a *AKE) receiveDHCommit(rand io.Reader, m *otrencoding.DHCommit) ([]Reply, *Keys, error) {
+	switch a.state {
+	case StateAwaitingDHKey:
+		// Crossed commits: the higher hashed g^x, as a 32-byte big-endian
+		// value, keeps its commit and resends it.
+		if bytes.Compare(a.commit.HashedGX, m.HashedGX) > 0 {
+			return []Reply{{otrencoding.MsgDHCommit, a.commit}}, nil, nil
+		}
+	case StateAwaitingRevealSig:
+		// Retransmit the same D-H Key message; use the new commit.
+		a.theirCommit = m
+		return []Reply{{otrencoding.MsgDHKey, a.dhKeySent}}, nil, nil
+	}
+	// NONE, AWAITING_DHKEY (lost the comparison), AWAITING_SIG: reply with a
+	// new D-H Key message.
+	dh, err := otrcrypto.GenerateDHKey(rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.Wipe()
+	a.ourDH = dh
+	a.theirCommit = m
+	a.dhKeySent = &otrencoding.DHKey{GY: dh.Public()}
+	a.state = StateAwaitingRevealSig
+	return []Reply{{otrencoding.MsgDHKey, a.dhKeySent}}, nil, nil
+}
+
+// otr3.md, "Receiving a D-H Key Message".
+func (a *AKE) receiveDHKey(rand io.Reader, m *otrencoding.DHKey) ([]Reply, *Keys, error) {
+	switch a.state {
+	case StateAwaitingDHKey:
+		gx := a.ourDH.Public()
+		s, err := a.ourDH.SharedSecret(m.GY) // checks 2 <= g^y <= p-2
+		if err != nil {
+			return nil, nil, ErrVerify
+		}
+		ks := deriveAKEKeys(s)
+		otrcrypto.Wipe(s)
+		defer ks.wipe()
+		enc, mac, err := a.signedKey(rand, ks.c[:], ks.m1[:], ks.m2[:], gx, m.GY)
+		if err != nil {
+			return nil, nil, err
+		}
+		a.revealSent = &otrencoding.RevealSig{RevealedKey: append([]byte(nil), a.r[:]...), EncryptedSig: enc, MAC: mac}
+		a.gy = m.GY
+		a.state = StateAwaitingSig
+		return []Reply{{otrencoding.MsgRevealSig, a.revealSent}}, nil, nil
+	case StateAwaitingSig:
+		if bytes.Equal(a.gy, m.GY) {
+			return []Reply{{otrencoding.MsgRevealSig, a.revealSent}}, nil, nil
+		}
+	}
+	return nil, nil, ErrIgnored
+}
+
+// otr3.md, "Receiving a Reveal Signature Message".
+func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Reply, *Keys, error) {
+	if a.state != StateAwaitingRevealSig {
+		return nil, nil, ErrIgnored
+	}
+	if len(m.RevealedKey) != 16 || len(a.theirCommit.EncryptedGX) > 4+1536/8+1 {
+		return nil, nil, ErrVerify
+	}
+	// Decrypt g^x with r and check its hash.
+	gxmpi := make([]byte, len(a.theirCommit.EncryptedGX))
+	otrcrypto.AESCTR(m.RevealedKey, [8]byte{}, gxmpi, a.theirCommit.EncryptedGX)
+	h := otrcrypto.SHA256(gxmpi)
+	if !otrcrypto.Equal(h[:], a.theirCommit.HashedGX) {
+		return nil, nil, ErrVerify
+	}
+	s := cryptobyte.String(gxmpi)
+	var gx []byte
+	if !otrencoding.ReadMPI(&s, &gx) || !s.Empty() {
+		return nil, nil, ErrVerify
+	}
+	sec, err := a.ourDH.SharedSecret(gx) // checks 2 <= g^x <= p-2
+	if err != nil {
+		return nil, nil, ErrVerify
+	}
+	ks := deriveAKEKeys(sec)
+	otrcrypto.Wipe(sec)
+	defer ks.wipe()
+	gy := a.ourDH.Public()
+	theirKey, theirKeyID, err := verifySignedKey(m.EncryptedSig, m.MAC, ks.c[:], ks.m1[:], ks.m2[:], gx, gy)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, mac, err := a.signedKey(rand, ks.cp[:], ks.m1p[:], ks.m2p[:], gy, gx)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := &Keys{SSID: ks.ssid, OurDH: a.ourDH, OurKeyID: KeyID, TheirDH: gx, TheirKeyID: theirKeyID, TheirKey: theirKey}
+	a.ourDH = nil // handed over to keys
+	a.Wipe()
+	return []Reply{{otrencoding.MsgSig, &otrencoding.Sig{EncryptedSig: enc, MAC: mac}}}, keys, nil
+}
+
+// otr3.md, "Receiving a Signature Message".
+func (a *AKE) receiveSig(m *otrencoding.Sig) ([]Reply, *Keys, error) {
+	if a.state != StateAwaitingSig {
+		return nil, nil, ErrIgnored
+	}
+	sec, err := a.ourDH.SharedSecret(a.gy)
+	if err != nil {
+		return nil, nil, ErrVerify
+	}
+	ks := deriveAKEKeys(sec)
+	otrcrypto.Wipe(sec)
+	defer ks.wipe()
+	gx := a.ourDH.Public()
+	theirKey, theirKeyID, err := verifySignedKey(m.EncryptedSig, m.MAC, ks.cp[:], ks.m1p[:], ks.m2p[:], a.gy, gx)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := &Keys{SSID: ks.ssid, OurDH: a.ourDH, OurKeyID: KeyID, TheirDH: a.gy, TheirKeyID: theirKeyID, TheirKey: theirKey, SentRevealSig: true}
+	a.ourDH = nil
+	a.Wipe()
+	return nil, keys, nil
+}
+
+// signedKey builds AES_c(X_B) and MAC_m2(AES_c(X_B)) for our side, where
+// M_B = MAC_m1(ourPub, theirPub, pub_B, keyid_B).
+func (a *AKE) signedKey(rand io.Reader, c, m1, m2, ourPub, theirPub []byte) ([]byte, [20]byte, error) {
+	pub := a.key.Public()
+	epub := otrencoding.DSAPublicKey{P: pub.P, Q: pub.Q, G: pub.G, Y: pub.Y}
+	mb := otrencoding.MarshalMB(ourPub, theirPub, &epub, KeyID)
+	M := otrcrypto.HMACSHA256(m1, mb)
+	sig, err := a.key.Sign(rand, M[:])
+	if err != nil {
+		return nil, [20]byte{}, err
+	}
+	xb := otrencoding.SignedKey{PublicKey: epub, KeyID: KeyID, Sig: sig}
+	var b cryptobyte.Builder
+	xb.Marshal(&b)
+	plain := b.BytesOrPanic()
+	enc := make([]byte, len(plain))
+	otrcrypto.AESCTR(c, [8]byte{}, enc, plain)
+	var d cryptobyte.Builder
+	otrencoding.AddData(&d, enc)
+	full := otrcrypto.HMACSHA256(m2, d.BytesOrPanic())
+	var mac [20]byte
+	copy(mac[:], full[:20])
+	return enc, mac, nil
+}
+
+// verifySignedKey checks MAC_m2(enc), decrypts X with c and verifies the
+// signature over M = MAC_m1(theirPub, ourPub, pub, keyid).
+func verifySignedKey(enc []byte, mac [20]byte, c, m1, m2, theirPub, ourPub []byte) (*otrcrypto.DSAPublicKey, uint32, error) {
+	var d cryptobyte.Builder
+	otrencoding.AddData(&d, enc)
+	full := otrcrypto.HMACSHA256(m2, d.BytesOrPanic())
+	if !otrcrypto.Equal(full[:20], mac[:]) {
+		return nil, 0, ErrVerify
+	}
+	plain := make([]byte, len(enc))
+	otrcrypto.AESCTR(c, [8]byte{}, plain, enc)
+	var x otrencoding.SignedKey
+	if err := x.Unmarshal(plain); err != nil || x.KeyID == 0 {
+		return nil, 0, ErrVerify
+	}
+	pub := &otrcrypto.DSAPublicKey{P: x.PublicKey.P, Q: x.PublicKey.Q, G: x.PublicKey.G, Y: x.PublicKey.Y}
+	if err := pub.Check(); err != nil {
+		return nil, 0, ErrVerify
+	}
+	mb := otrencoding.MarshalMB(theirPub, ourPub, &x.PublicKey, x.KeyID)
+	M := otrcrypto.HMACSHA256(m1, mb)
+	if !pub.Verify(M[:], x.Sig) {
+		return nil, 0, ErrVerify
+	}
+	return pub, x.KeyID, nil
+}
+
+// akeKeys are the values of otr3.md, "Computing AES keys, MAC keys, and the
+// secure session id": h2(b) = SHA256(b || secbytes).
+type akeKeys struct {
+	ssid             [8]byte
+	c, cp            [16]byte
+	m1, m2, m1p, m2p [32]byte
+}
+
+func deriveAKEKeys(s []byte) *akeKeys {
+	secbytes := mpi(s)
+	defer otrcrypto.Wipe(secbytes)
+	h2 := func(b byte) [32]byte { return otrcrypto.SHA256([]byte{b}, secbytes) }
+	var k akeKeys
+	h := h2(0x00)
+	copy(k.ssid[:], h[:8])
+	h = h2(0x01)
+	copy(k.c[:], h[:16])
+	copy(k.cp[:], h[16:])
+	k.m1, k.m2, k.m1p, k.m2p = h2(0x02), h2(0x03), h2(0x04), h2(0x05)
+	clear(h[:])
+	return &k
+}
+
+func (k *akeKeys) wipe() { *k = akeKeys{} }
+
+// mpi returns v as an OTR MPI.
+func mpi(v []byte) []byte {
+	var b cryptobyte.Builder
+	otrencoding.AddMPI(&b, v)
+	return b.BytesOrPanic()
+}

@@ -1,0 +1,138 @@
+package otr
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Result is what a call returns: wire messages to transmit, in order, and
+// events for the user. The caller owns both slices.
+type Result struct {
+	Send   []Message
+	Events []Event
+}
+
+func (r *Result) event(e Event) { r.Events = append(r.Events, e) }
+
+// Message is one wire message to transmit to Contact.
+type Message struct {
+	Contact  string
+	Instance uint32 // receiver instance tag, 0 if not addressed to one
+	Text     string // what to transmit, as is
+	IsOTR    bool   // an OTR protocol message (encoded, query, error or fragment) rather than user plaintext
+}
+
+// Event is something the user should know about. The concrete types are the
+// *Event structs of this package.
+type Event interface {
+	isEvent()
+	String() string
+}
+
+// PlaintextEvent is an unencrypted message received while no encryption was
+// expected.
+type PlaintextEvent struct {
+	Text string
+}
+
+// UnencryptedEvent is an unencrypted message received while encryption was
+// expected (an encrypted or finished instance exists, or the policy requires
+// encryption): show it with a warning.
+type UnencryptedEvent struct {
+	Text string
+}
+
+// TLV is a type/length/value record carried in an encrypted message.
+type TLV struct {
+	Type  uint16
+	Value []byte
+}
+
+// MessageEvent is a message received encrypted and authenticated.
+type MessageEvent struct {
+	Instance uint32 // the sender's instance tag
+	Text     string // may be empty when only TLVs were sent
+	TLVs     []TLV  // TLVs the library did not consume (unknown types)
+}
+
+// SecureEvent reports an instance whose key exchange completed.
+type SecureEvent struct {
+	Instance    uint32
+	Version     int
+	Fingerprint Fingerprint // the contact's long-term key
+	SSID        SSID
+	Refreshed   bool // the instance was encrypted already; keys were renewed
+}
+
+// FinishedEvent reports that the contact ended the encrypted session: the
+// instance is Finished and nothing more can be sent until [Session.End] or a
+// new key exchange.
+type FinishedEvent struct {
+	Instance uint32
+}
+
+// EndedEvent reports that we ended an encrypted session (by [Session.End]).
+type EndedEvent struct {
+	Instance uint32
+}
+
+// ErrorEvent is an OTR error message from the contact. Its text is
+// truncated and stripped of control characters.
+type ErrorEvent struct {
+	Text string
+}
+
+// UnreadableEvent reports an encrypted message that could not be read (it
+// was sent for keys we no longer have, or did not verify). An error message
+// was returned for the contact unless the sender flagged it ignorable.
+type UnreadableEvent struct {
+	Instance uint32
+}
+
+func (PlaintextEvent) isEvent()   {}
+func (UnencryptedEvent) isEvent() {}
+func (MessageEvent) isEvent()     {}
+func (SecureEvent) isEvent()      {}
+func (FinishedEvent) isEvent()    {}
+func (EndedEvent) isEvent()       {}
+func (ErrorEvent) isEvent()       {}
+func (UnreadableEvent) isEvent()  {}
+
+func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
+func (e UnencryptedEvent) String() string {
+	return fmt.Sprintf("unencrypted (expected encryption) %q", e.Text)
+}
+func (e MessageEvent) String() string {
+	return fmt.Sprintf("encrypted from %08x %q (%d TLVs)", e.Instance, e.Text, len(e.TLVs))
+}
+func (e SecureEvent) String() string {
+	s := "secure"
+	if e.Refreshed {
+		s = "secure (refreshed)"
+	}
+	return fmt.Sprintf("%s v%d with %08x, fingerprint %s, SSID %s", s, e.Version, e.Instance, e.Fingerprint, e.SSID)
+}
+func (e FinishedEvent) String() string { return fmt.Sprintf("finished by contact (%08x)", e.Instance) }
+func (e EndedEvent) String() string    { return fmt.Sprintf("ended (%08x)", e.Instance) }
+func (e ErrorEvent) String() string    { return fmt.Sprintf("error from contact %q", e.Text) }
+func (e UnreadableEvent) String() string {
+	return fmt.Sprintf("unreadable encrypted message (%08x)", e.Instance)
+}
+
+// maxPeerText bounds peer-supplied text shown in events.
+const maxPeerText = 512
+
+// sanitize truncates peer text and strips control characters.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= maxPeerText {
+			break
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,323 @@
+// Package keys3 keeps the encrypted-message state of one OTR version 3
+// conversation: the two most recent D-H key pairs of each side, key rotation,
+// counters and the MAC keys waiting to be revealed (otr3.md, "Key
+// Management", "Data Message", "Revealing MAC keys").
+//
+// Every received message is checked completely before anything changes: a
+// rejected message leaves the state exactly as it was.
+package keys3
+
+import (
+	"errors"
+	"io"
+
+	otrcrypto "github.com/otrgo/otr/crypto"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Errors for rejected data messages, sentinels for errors.Is.
+var (
+	ErrKeyID   = errors.New("keys3: unknown key id")
+	ErrBadMAC  = errors.New("keys3: MAC did not verify")
+	ErrReplay  = errors.New("keys3: counter not increasing")
+	ErrBadKey  = errors.New("keys3: invalid next D-H key")
+	ErrWiped   = errors.New("keys3: keys already wiped")
+	ErrCounter = errors.New("keys3: counter exhausted")
+)
+
+// pairKeys are the session keys of one (our key, their key) pair, otr3.md
+// "Computing AES keys, MAC keys, and the secure session id".
+type pairKeys struct {
+	secbytes         []byte // MPI(s), kept for the extra symmetric key
+	sendAES, recvAES [16]byte
+	sendMAC, recvMAC [20]byte
+	sendCtr          uint64
+	recvCtr          [8]byte // last counter seen
+	recvMACUsed      bool
+}
+
+func (p *pairKeys) wipe() {
+	otrcrypto.Wipe(p.secbytes)
+	*p = pairKeys{}
+}
+
+// State is one conversation's data-message keys. It is not safe for
+// concurrent use.
+type State struct {
+	rand io.Reader
+
+	ourKeyID   uint32                     // id of ours[1], the most recent
+	ours       [2]*otrcrypto.DHPrivateKey // [0]: our_keyid-1, [1]: our_keyid
+	theirKeyID uint32                     // id of theirs[1]
+	theirs     [2][]byte                  // [0]: their_keyid-1 (may be nil), [1]: their_keyid
+
+	// pairs[i][j] pairs ours[i] with theirs[j]; nil until first used.
+	pairs [2][2]*pairKeys
+
+	oldMACKeys []byte // receiving MAC keys to reveal in the next message
+}
+
+// New starts the data-message state after an AKE: ourDH (key id ourID) and
+// their key theirDH (key id theirID) as exchanged in the AKE, plus a fresh
+// key for ours next. New takes ownership of ourDH.
+func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, theirDH []byte, theirID uint32) (*State, error) {
+	next, err := otrcrypto.GenerateDHKey(rand)
+	if err != nil {
+		return nil, err
+	}
+	return &State{
+		rand:       rand,
+		ourKeyID:   ourID + 1,
+		ours:       [2]*otrcrypto.DHPrivateKey{ourDH, next},
+		theirKeyID: theirID,
+		theirs:     [2][]byte{nil, theirDH},
+	}, nil
+}
+
+// Wipe erases every key. The State must not be used afterwards.
+func (s *State) Wipe() {
+	for i := range s.pairs {
+		for j := range s.pairs[i] {
+			if s.pairs[i][j] != nil {
+				s.pairs[i][j].wipe()
+				s.pairs[i][j] = nil
+			}
+		}
+	}
+	for i, k := range s.ours {
+		if k != nil {
+			k.Wipe()
+			s.ours[i] = nil
+		}
+	}
+	otrcrypto.Wipe(s.oldMACKeys)
+	s.oldMACKeys = nil
+}
+
+// computePair derives the keys of ours[i] with theirs[j].
+func (s *State) computePair(i, j int) (*pairKeys, error) {
+	sec, err := s.ours[i].SharedSecret(s.theirs[j])
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	otrencoding.AddMPI(&b, sec)
+	otrcrypto.Wipe(sec)
+	p := &pairKeys{secbytes: b.BytesOrPanic()}
+	// The "high" end is the side whose public key is numerically greater.
+	sendbyte, recvbyte := byte(0x02), byte(0x01)
+	if otrcrypto.CompareMPI(s.ours[i].Public(), s.theirs[j]) > 0 {
+		sendbyte, recvbyte = 0x01, 0x02
+	}
+	h := otrcrypto.SHA1([]byte{sendbyte}, p.secbytes)
+	copy(p.sendAES[:], h[:16])
+	h = otrcrypto.SHA1([]byte{recvbyte}, p.secbytes)
+	copy(p.recvAES[:], h[:16])
+	clear(h[:])
+	p.sendMAC = otrcrypto.SHA1(p.sendAES[:])
+	p.recvMAC = otrcrypto.SHA1(p.recvAES[:])
+	return p, nil
+}
+
+func (s *State) pair(i, j int) (*pairKeys, error) {
+	if s.pairs[i][j] != nil {
+		return s.pairs[i][j], nil
+	}
+	return s.computePair(i, j)
+}
+
+// Encrypt builds a data message carrying plaintext (already holding any
+// TLVs) under header h, otr3.md "When you send a Data Message". It returns
+// the encoded message (header included) and the extra symmetric key of the
+// key pair used.
+func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]byte, [32]byte, error) {
+	if s.ours[0] == nil {
+		return nil, [32]byte{}, ErrWiped
+	}
+	p, err := s.pair(0, 1)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	s.pairs[0][1] = p
+	if p.sendCtr == ^uint64(0) {
+		return nil, [32]byte{}, ErrCounter
+	}
+	p.sendCtr++
+	m := otrencoding.DataMessage{
+		Flags:          flags,
+		SenderKeyID:    s.ourKeyID - 1,
+		RecipientKeyID: s.theirKeyID,
+		NextDH:         s.ours[1].Public(),
+		OldMACKeys:     s.oldMACKeys,
+	}
+	for k := range 8 {
+		m.Counter[k] = byte(p.sendCtr >> (56 - 8*k))
+	}
+	m.EncryptedMessage = make([]byte, len(plaintext))
+	otrcrypto.AESCTR(p.sendAES[:], m.Counter, m.EncryptedMessage, plaintext)
+	h.Type = otrencoding.MsgData
+	auth := m.AuthenticatedPart(h)
+	m.MAC = otrcrypto.HMACSHA1(p.sendMAC[:], auth)
+	out := otrencoding.Marshal(h, &m)
+	s.oldMACKeys = nil
+	return out, extraKey(p.secbytes), nil
+}
+
+// Decrypted is the outcome of a verified data message.
+type Decrypted struct {
+	Plaintext []byte
+	ExtraKey  [32]byte // extra symmetric key of the key pair that protected it
+}
+
+// Decrypt verifies and decrypts a data message (h, m), otr3.md "When you
+// receive a Data Message". The state changes only if everything verified.
+func (s *State) Decrypt(h otrencoding.Header, m *otrencoding.DataMessage) (Decrypted, error) {
+	if s.ours[0] == nil {
+		return Decrypted{}, ErrWiped
+	}
+	var i, j int
+	switch m.RecipientKeyID {
+	case s.ourKeyID:
+		i = 1
+	case s.ourKeyID - 1:
+		i = 0
+	default:
+		return Decrypted{}, ErrKeyID
+	}
+	switch {
+	case m.SenderKeyID == s.theirKeyID:
+		j = 1
+	case m.SenderKeyID == s.theirKeyID-1 && s.theirs[0] != nil:
+		j = 0
+	default:
+		return Decrypted{}, ErrKeyID
+	}
+	if m.SenderKeyID == 0 || m.RecipientKeyID == 0 {
+		return Decrypted{}, ErrKeyID
+	}
+	cached := s.pairs[i][j] != nil
+	p, err := s.pair(i, j)
+	if err != nil {
+		return Decrypted{}, err
+	}
+	discard := func() {
+		if !cached {
+			p.wipe()
+		}
+	}
+	mac := otrcrypto.HMACSHA1(p.recvMAC[:], m.AuthenticatedPart(h))
+	if !otrcrypto.Equal(mac[:], m.MAC[:]) {
+		discard()
+		return Decrypted{}, ErrBadMAC
+	}
+	if otrcrypto.CompareMPI(trim(m.Counter[:]), trim(p.recvCtr[:])) <= 0 {
+		discard()
+		return Decrypted{}, ErrReplay
+	}
+	rotateTheirs := j == 1
+	if rotateTheirs {
+		if err := otrcrypto.CheckDHPublic(m.NextDH); err != nil {
+			discard()
+			return Decrypted{}, ErrBadKey
+		}
+	}
+	var next *otrcrypto.DHPrivateKey
+	if i == 1 {
+		if next, err = otrcrypto.GenerateDHKey(s.rand); err != nil {
+			discard()
+			return Decrypted{}, err
+		}
+	}
+
+	// Everything verified: commit.
+	out := Decrypted{Plaintext: make([]byte, len(m.EncryptedMessage)), ExtraKey: extraKey(p.secbytes)}
+	otrcrypto.AESCTR(p.recvAES[:], m.Counter, out.Plaintext, m.EncryptedMessage)
+	p.recvCtr = m.Counter
+	p.recvMACUsed = true
+	s.pairs[i][j] = p
+
+	// "If the recipient keyid equals our_keyid, ... forget our_dh[our_keyid-1],
+	// increment our_keyid, and set our_dh[our_keyid] to a new key pair."
+	if i == 1 {
+		s.forget(&s.pairs[0])
+		s.ours[0].Wipe()
+		s.ours[0], s.ours[1] = s.ours[1], next
+		s.pairs[0], s.pairs[1] = s.pairs[1], [2]*pairKeys{}
+		s.ourKeyID++
+	}
+	// "If the sender keyid equals their_keyid, increment their_keyid, and set
+	// their_y[their_keyid] to the new DH pubkey."
+	if rotateTheirs {
+		for k := range s.pairs {
+			s.forgetOne(&s.pairs[k][0])
+			s.pairs[k][0], s.pairs[k][1] = s.pairs[k][1], nil
+		}
+		s.theirs[0], s.theirs[1] = s.theirs[1], append([]byte(nil), m.NextDH...)
+		s.theirKeyID++
+	}
+	return out, nil
+}
+
+// forget drops a row of pair keys, queueing used receiving MAC keys for
+// revelation (otr3.md, "Revealing MAC keys").
+func (s *State) forget(row *[2]*pairKeys) {
+	for k := range row {
+		s.forgetOne(&row[k])
+	}
+}
+
+func (s *State) forgetOne(pp **pairKeys) {
+	p := *pp
+	if p == nil {
+		return
+	}
+	if p.recvMACUsed {
+		s.oldMACKeys = append(s.oldMACKeys, p.recvMAC[:]...)
+	}
+	p.wipe()
+	*pp = nil
+}
+
+// SendExtraKey returns the extra symmetric key of the key pair that the next
+// sent message will use (otr3.md, "Extra symmetric key"; INTEROP-NOTES: per
+// data-message key pair, as libotr).
+func (s *State) SendExtraKey() ([32]byte, error) {
+	if s.ours[0] == nil {
+		return [32]byte{}, ErrWiped
+	}
+	p, err := s.pair(0, 1)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	s.pairs[0][1] = p
+	return extraKey(p.secbytes), nil
+}
+
+// PendingMACKeys returns the number of MAC-key bytes waiting to be revealed.
+func (s *State) PendingMACKeys() int { return len(s.oldMACKeys) }
+
+// RevealAll queues every used receiving MAC key for revelation, as done
+// before ending a session.
+func (s *State) RevealAll() {
+	for i := range s.pairs {
+		for j := range s.pairs[i] {
+			if p := s.pairs[i][j]; p != nil && p.recvMACUsed {
+				s.oldMACKeys = append(s.oldMACKeys, p.recvMAC[:]...)
+				p.recvMACUsed = false
+			}
+		}
+	}
+}
+
+// extraKey is h2(0xFF) = SHA256(0xFF || secbytes).
+func extraKey(secbytes []byte) [32]byte {
+	return otrcrypto.SHA256([]byte{0xff}, secbytes)
+}
+
+func trim(b []byte) []byte {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}

@@ -1,0 +1,308 @@
+package otr
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/otrgo/otr/ake3"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"github.com/otrgo/otr/fragment"
+	"github.com/otrgo/otr/internal/keys3"
+)
+
+// unreadableText is the error message returned for a data message we cannot
+// read, in libotr's wording.
+const unreadableText = "You transmitted an unreadable encrypted message."
+
+// Receive processes one message from the contact, exactly as the transport
+// delivered it. Messages to transmit in reply are in Result.Send; what the
+// user should see is in Result.Events.
+//
+// A non-nil error means the input was rejected and the session is unchanged;
+// the Result may still carry an OTR error message to send to the contact. A
+// message addressed to another instance of our own account is ignored
+// without error.
+func (s *Session) Receive(wire string) (Result, error) {
+	return s.call(func(o *out) error { return s.receive(o, wire) })
+}
+
+func (s *Session) receive(o *out, wire string) error {
+	env, err := otrencoding.ParseEnvelope(wire)
+	if err != nil {
+		return &ProtocolError{Step: "envelope", MsgType: "encoded", Err: ErrMalformed}
+	}
+	if env.Kind == otrencoding.KindFragment {
+		f, err := fragment.Parse(wire)
+		if err != nil {
+			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "parse", Err: ErrMalformed}
+		}
+		if f.Version != otrencoding.Version3 || s.policy&AllowV3 == 0 {
+			return &ProtocolError{Version: f.Version, MsgType: "fragment", Step: "version", Err: ErrUnsupportedVersion}
+		}
+		if f.Sender < minInstanceTag || (f.Receiver != 0 && f.Receiver != s.acct.tag) {
+			s.acct.log.Debug("otr: fragment for another instance dropped", "contact", s.contact)
+			return nil
+		}
+		msg, complete, err := s.frag.Add(f)
+		if err != nil {
+			s.acct.log.Warn("otr: fragment dropped", "contact", s.contact, "err", err)
+			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "reassembly", Err: ErrMalformed}
+		}
+		if !complete {
+			return nil
+		}
+		if env, err = otrencoding.ParseEnvelope(msg); err != nil || env.Kind != otrencoding.KindEncoded {
+			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "reassembled message", Err: ErrMalformed}
+		}
+	}
+	switch env.Kind {
+	case otrencoding.KindPlaintext:
+		return s.receivePlaintext(o, env)
+	case otrencoding.KindQuery:
+		// otr3.md, "Receiving a Query Message".
+		if env.Versions.Has(3) && s.policy&AllowV3 != 0 {
+			return s.startAKE(o)
+		}
+		return nil
+	case otrencoding.KindError:
+		// otr3.md, "Receiving an Error Message".
+		o.event(ErrorEvent{Text: sanitize(env.Text)})
+		if s.policy&ErrorStartAKE != 0 && s.versions() != 0 {
+			return s.query(o)
+		}
+		return nil
+	case otrencoding.KindEncoded:
+		return s.receiveEncoded(o, env.Payload)
+	}
+	return &ProtocolError{Step: "envelope", Err: ErrMalformed}
+}
+
+// otr3.md, "Receiving plaintext without / with the whitespace tag".
+func (s *Session) receivePlaintext(o *out, env otrencoding.Envelope) error {
+	if env.Text != "" {
+		if s.policy&RequireEncryption != 0 || s.anySecure() {
+			o.event(UnencryptedEvent{Text: env.Text})
+		} else {
+			o.event(PlaintextEvent{Text: env.Text})
+		}
+	}
+	if env.Versions == 0 {
+		s.sawPlaintext = true
+		return nil
+	}
+	if s.policy&WhitespaceStartAKE != 0 && env.Versions.Has(3) && s.policy&AllowV3 != 0 && !s.anyEncrypted() {
+		return s.startAKE(o)
+	}
+	return nil
+}
+
+func (s *Session) anySecure() bool {
+	for _, in := range s.instances {
+		if in.status != Plaintext {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) anyEncrypted() bool {
+	for _, in := range s.instances {
+		if in.status == Encrypted {
+			return true
+		}
+	}
+	return false
+}
+
+// startAKE sends a D-H Commit to no particular instance: whichever of the
+// contact's clients answers gets its own copy of the exchange.
+func (s *Session) startAKE(o *out) error {
+	r, err := s.master.Start(s.acct.rand)
+	if err != nil {
+		return err
+	}
+	return o.ake(0, r)
+}
+
+func (s *Session) receiveEncoded(o *out, payload []byte) error {
+	h, body, err := otrencoding.ParseHeader(payload)
+	if err != nil {
+		return &ProtocolError{Step: "header", Err: ErrMalformed}
+	}
+	if h.Version != otrencoding.Version3 {
+		return &ProtocolError{Version: int(h.Version), Step: "header", Err: ErrUnsupportedVersion}
+	}
+	if s.policy&AllowV3 == 0 {
+		return &ProtocolError{Version: 3, Step: "policy", Err: ErrUnsupportedVersion}
+	}
+	// otr3.md, "Instance Tags": discard messages from invalid senders or for
+	// another instance (a D-H Commit may be addressed to no instance).
+	if h.Sender < minInstanceTag {
+		return &ProtocolError{Version: 3, Step: "sender instance tag", Err: ErrMalformed}
+	}
+	if h.Receiver != s.acct.tag && !(h.Receiver == 0 && h.Type == otrencoding.MsgDHCommit) {
+		if h.Receiver != 0 && h.Receiver < minInstanceTag {
+			return &ProtocolError{Version: 3, Step: "receiver instance tag", Err: ErrMalformed}
+		}
+		s.acct.log.Debug("otr: message for another instance dropped", "contact", s.contact)
+		return nil
+	}
+	switch h.Type {
+	case otrencoding.MsgDHCommit, otrencoding.MsgDHKey, otrencoding.MsgRevealSig, otrencoding.MsgSig:
+		return s.receiveAKE(o, h, body)
+	case otrencoding.MsgData:
+		return s.receiveData(o, h, body)
+	}
+	return &ProtocolError{Version: 3, Step: "message type", Err: ErrMalformed}
+}
+
+func akeName(t otrencoding.MsgType) string {
+	switch t {
+	case otrencoding.MsgDHCommit:
+		return "DH-Commit"
+	case otrencoding.MsgDHKey:
+		return "DH-Key"
+	case otrencoding.MsgRevealSig:
+		return "Reveal-Signature"
+	case otrencoding.MsgSig:
+		return "Signature"
+	}
+	return "AKE"
+}
+
+func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
+	in := s.instances[h.Sender]
+	var a *ake3.AKE
+	switch {
+	case in != nil && in.ake.State() != ake3.StateNone:
+		a = in.ake
+	case s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
+		// The instance answers (or crosses) our commit to no instance: it
+		// gets its own copy, as libotr does.
+		a = s.master.Clone()
+	case in != nil:
+		a = in.ake
+	case h.Type == otrencoding.MsgDHCommit:
+		a = ake3.New(s.acct.keys.dsa)
+	default:
+		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "instance", Err: ErrUnexpectedMessage}
+	}
+	replies, keys, err := a.Receive(s.acct.rand, h.Type, body)
+	switch {
+	case errors.Is(err, ake3.ErrIgnored):
+		return nil
+	case errors.Is(err, ake3.ErrMalformed):
+		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "parse", Err: ErrMalformed}
+	case errors.Is(err, ake3.ErrVerify):
+		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "verify", Err: ErrBadMAC}
+	case err != nil:
+		return err
+	}
+	if in == nil {
+		if len(s.instances) >= s.acct.maxInst {
+			a.Wipe()
+			if keys != nil {
+				keys.Wipe()
+			}
+			return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "instance", Err: ErrTooManyInstances}
+		}
+		in = &instance{tag: h.Sender}
+		s.instances[h.Sender] = in
+	}
+	in.ake = a
+	for _, r := range replies {
+		if err := o.ake(h.Sender, r); err != nil {
+			return err
+		}
+	}
+	if keys != nil {
+		return s.secure(o, in, keys)
+	}
+	return nil
+}
+
+// secure moves in to MSGSTATE_ENCRYPTED with the AKE's keys.
+func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
+	ks, err := keys3.New(s.acct.rand, k.OurDH, k.OurKeyID, k.TheirDH, k.TheirKeyID)
+	if err != nil {
+		k.Wipe()
+		return err
+	}
+	refreshed := in.status == Encrypted
+	in.wipeKeys()
+	in.keys = ks
+	in.status = Encrypted
+	in.version = 3
+	in.theirKey = k.TheirKey
+	in.ssid = SSID(k.SSID)
+	in.sentRevealSig = k.SentRevealSig
+	s.current = in.tag
+	fp := k.TheirKey.Fingerprint()
+	o.event(SecureEvent{Instance: in.tag, Version: 3, Fingerprint: Fingerprint(fp[:]), SSID: in.ssid, Refreshed: refreshed})
+	// otr3.md: "If there is a recent stored message, encrypt it and send it".
+	pending := s.pending
+	s.pending = nil
+	for _, text := range pending {
+		if err := s.encrypt(o, in, 0, []byte(text), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// otr3.md, "Receiving a Data Message".
+func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
+	var m otrencoding.DataMessage
+	if err := m.Unmarshal(body); err != nil {
+		return &ProtocolError{Version: 3, MsgType: "data", Step: "parse", Err: ErrMalformed}
+	}
+	in := s.instances[h.Sender]
+	unreadable := func(step string, err error) error {
+		if m.Flags&otrencoding.FlagIgnoreUnreadable == 0 {
+			o.plain(otrencoding.ErrorMessage(unreadableText), true)
+			o.event(UnreadableEvent{Instance: h.Sender})
+		}
+		return &ProtocolError{Version: 3, MsgType: "data", Step: step, Err: err}
+	}
+	if in == nil || in.status != Encrypted {
+		return unreadable("state", ErrNotEncrypted)
+	}
+	dec, err := in.keys.Decrypt(h, &m)
+	switch {
+	case errors.Is(err, keys3.ErrBadMAC):
+		return unreadable("MAC", ErrBadMAC)
+	case errors.Is(err, keys3.ErrReplay):
+		return unreadable("counter", ErrReplay)
+	case errors.Is(err, keys3.ErrKeyID), errors.Is(err, keys3.ErrBadKey):
+		return unreadable("key id", ErrBadMAC)
+	case err != nil:
+		return err
+	}
+	text, tlvs, err := otrencoding.ParsePlaintext(dec.Plaintext)
+	if err != nil {
+		// The message verified; only its TLV part is broken. Deliver the
+		// text, drop the TLVs.
+		s.acct.log.Debug("otr: malformed TLVs dropped", "contact", s.contact)
+		tlvs = nil
+	}
+	var rest []TLV
+	finished := false
+	for _, t := range tlvs {
+		switch t.Type {
+		case otrencoding.TLVPadding:
+		case otrencoding.TLVDisconnected:
+			finished = true
+		default:
+			rest = append(rest, TLV{Type: t.Type, Value: t.Value})
+		}
+	}
+	if len(text) > 0 || len(rest) > 0 {
+		o.event(MessageEvent{Instance: in.tag, Text: strings.ToValidUTF8(string(text), "\uFFFD"), TLVs: rest})
+	}
+	if finished {
+		in.wipeKeys()
+		in.status = Finished
+		o.event(FinishedEvent{Instance: in.tag})
+	}
+	return nil
+}

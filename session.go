@@ -1,0 +1,321 @@
+package otr
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/otrgo/otr/ake3"
+	otrcrypto "github.com/otrgo/otr/crypto"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"github.com/otrgo/otr/fragment"
+	"github.com/otrgo/otr/internal/keys3"
+)
+
+// Session is the conversation with one contact, over all of the contact's
+// instances (clients). It is safe for concurrent use.
+type Session struct {
+	acct    *Account
+	contact string
+
+	mu           sync.Mutex
+	policy       Policy
+	master       *ake3.AKE // our D-H Commit sent to no particular instance
+	instances    map[uint32]*instance
+	current      uint32 // outgoing instance for Send(0, ...)
+	offerSent    bool   // whitespace tag sent since entering plaintext
+	sawPlaintext bool   // untagged plaintext received: stop offering
+	pending      []string
+	frag         *fragment.Assembler
+}
+
+// maxPending bounds the user messages queued while REQUIRE_ENCRYPTION waits
+// for the key exchange.
+const maxPending = 64
+
+// instance is one client of the contact, known by its instance tag. Its
+// secrets are reachable from nowhere else.
+type instance struct {
+	tag           uint32
+	status        Status
+	version       int
+	ake           *ake3.AKE
+	keys          *keys3.State
+	theirKey      *otrcrypto.DSAPublicKey
+	ssid          SSID
+	sentRevealSig bool
+}
+
+func (in *instance) wipeKeys() {
+	if in.keys != nil {
+		in.keys.Wipe()
+		in.keys = nil
+	}
+}
+
+func newSession(a *Account, contact string, p Policy) *Session {
+	return &Session{
+		acct:      a,
+		contact:   contact,
+		policy:    p,
+		master:    ake3.New(a.keys.dsa),
+		instances: make(map[uint32]*instance),
+		frag:      fragment.NewAssembler(fragment.Limits{}, a.budget),
+	}
+}
+
+// Contact returns the contact's transport identifier.
+func (s *Session) Contact() string { return s.contact }
+
+// SetPolicy changes the session's policy from now on.
+func (s *Session) SetPolicy(p Policy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.policy = p
+}
+
+// Policy returns the session's policy.
+func (s *Session) Policy() Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policy
+}
+
+// call runs f under the session lock with the contact's max message size
+// (asked of the Host before locking).
+func (s *Session) call(f func(o *out) error) (Result, error) {
+	max := s.acct.host.MaxMessageSize(s.contact)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := &out{s: s, max: max}
+	err := f(o)
+	return o.res, err
+}
+
+// out collects one call's results.
+type out struct {
+	s   *Session
+	max int
+	res Result
+}
+
+func (o *out) event(e Event) { o.res.Events = append(o.res.Events, e) }
+
+// plain queues text to transmit as is.
+func (o *out) plain(text string, isOTR bool) {
+	o.res.Send = append(o.res.Send, Message{Contact: o.s.contact, Text: text, IsOTR: isOTR})
+}
+
+// encoded queues an encoded OTR message to receiver, fragmented to the
+// contact's max message size.
+func (o *out) encoded(receiver uint32, payload []byte) error {
+	msg := otrencoding.EncodeMessage(payload)
+	parts, err := fragment.Split(msg, o.max, otrencoding.Version3, 0, o.s.acct.tag, receiver)
+	if err != nil {
+		return fmt.Errorf("otr: fragmenting: %w", err)
+	}
+	for _, p := range parts {
+		o.res.Send = append(o.res.Send, Message{Contact: o.s.contact, Instance: receiver, Text: p, IsOTR: true})
+	}
+	return nil
+}
+
+func (o *out) ake(receiver uint32, r ake3.Reply) error {
+	h := otrencoding.Header{Version: otrencoding.Version3, Type: r.Type, Sender: o.s.acct.tag, Receiver: receiver}
+	return o.encoded(receiver, otrencoding.Marshal(h, r.Body))
+}
+
+// versions returns the protocol versions the policy lets us speak.
+func (s *Session) versions() otrencoding.Versions {
+	var v otrencoding.Versions
+	if s.policy&AllowV3 != 0 {
+		v |= otrencoding.V3
+	}
+	return v
+}
+
+// Start asks the contact to begin OTR by sending a query message
+// (otr3.md, "User requests to start an OTR conversation").
+func (s *Session) Start() (Result, error) {
+	return s.call(func(o *out) error {
+		return s.query(o)
+	})
+}
+
+func (s *Session) query(o *out) error {
+	v := s.versions()
+	if v == 0 {
+		return ErrUnsupportedVersion
+	}
+	o.plain(otrencoding.QueryMessage(v, ""), true)
+	return nil
+}
+
+// Send encrypts text for the instance (0: the session's current outgoing
+// instance) or, when no encrypted session exists, sends it as the policy
+// says: as plaintext (with a whitespace tag when SendWhitespaceTag is set
+// and not yet sent), or, under RequireEncryption, queued until the key
+// exchange that a query message starts has completed.
+func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
+	return s.call(func(o *out) error {
+		in, err := s.outgoing(instanceTag)
+		if err != nil {
+			return err
+		}
+		if in != nil {
+			switch in.status {
+			case Encrypted:
+				return s.encrypt(o, in, 0, []byte(text), nil)
+			case Finished:
+				return ErrSessionFinished
+			}
+		}
+		if s.policy&RequireEncryption != 0 {
+			if len(s.pending) >= maxPending {
+				return ErrEncryptionRequired
+			}
+			s.pending = append(s.pending, text)
+			return s.query(o)
+		}
+		if s.policy&SendWhitespaceTag != 0 && !s.offerSent && !s.sawPlaintext && s.versions() != 0 {
+			s.offerSent = true
+			o.plain(text+otrencoding.WhitespaceTag(s.versions()), false)
+			return nil
+		}
+		o.plain(text, false)
+		return nil
+	})
+}
+
+// outgoing returns the instance to send to; nil means none is known (send
+// plaintext).
+func (s *Session) outgoing(tag uint32) (*instance, error) {
+	if tag != 0 {
+		in := s.instances[tag]
+		if in == nil {
+			return nil, ErrUnknownInstance
+		}
+		return in, nil
+	}
+	if in := s.instances[s.current]; in != nil && in.status != Plaintext {
+		return in, nil
+	}
+	return nil, nil
+}
+
+// encrypt sends plaintext with TLVs as a data message to in.
+func (s *Session) encrypt(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) error {
+	h := otrencoding.Header{Version: otrencoding.Version3, Sender: s.acct.tag, Receiver: in.tag}
+	msg, _, err := in.keys.Encrypt(h, flags, otrencoding.MarshalPlaintext(text, tlvs))
+	if err != nil {
+		return err
+	}
+	return o.encoded(in.tag, msg)
+}
+
+// End ends the encrypted session with the instance (0: every instance):
+// an encrypted instance is sent the disconnected TLV and returns to
+// plaintext with its keys wiped; a finished one returns to plaintext
+// (otr3.md, "User requests to end an OTR conversation").
+func (s *Session) End(instanceTag uint32) (Result, error) {
+	return s.call(func(o *out) error {
+		var tags []uint32
+		if instanceTag != 0 {
+			if s.instances[instanceTag] == nil {
+				return ErrUnknownInstance
+			}
+			tags = []uint32{instanceTag}
+		} else {
+			for t := range s.instances {
+				tags = append(tags, t)
+			}
+			slices.Sort(tags)
+		}
+		var errs []error
+		for _, t := range tags {
+			in := s.instances[t]
+			switch in.status {
+			case Encrypted:
+				in.keys.RevealAll()
+				tlv := []otrencoding.TLV{{Type: otrencoding.TLVDisconnected}}
+				errs = append(errs, s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, tlv))
+				o.event(EndedEvent{Instance: t})
+			case Finished:
+				o.event(EndedEvent{Instance: t})
+			}
+			in.wipeKeys()
+			in.status = Plaintext
+		}
+		s.offerSent, s.sawPlaintext = false, false
+		return errors.Join(errs...)
+	})
+}
+
+// InstanceInfo describes one instance of the contact.
+type InstanceInfo struct {
+	Tag         uint32
+	Status      Status
+	Version     int         // 0 until a key exchange completed
+	Fingerprint Fingerprint // the contact's key, nil until a key exchange completed
+	SSID        SSID
+}
+
+// Instances lists the contact's instances seen so far, by tag.
+func (s *Session) Instances() []InstanceInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []InstanceInfo
+	for _, in := range s.instances {
+		out = append(out, s.info(in))
+	}
+	slices.SortFunc(out, func(a, b InstanceInfo) int { return int(int64(a.Tag) - int64(b.Tag)) })
+	return out
+}
+
+func (s *Session) info(in *instance) InstanceInfo {
+	i := InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid}
+	if in.theirKey != nil {
+		fp := in.theirKey.Fingerprint()
+		i.Fingerprint = Fingerprint(fp[:])
+	}
+	return i
+}
+
+// Instance describes the instance with tag (0: the current outgoing
+// instance). ok is false if there is none.
+func (s *Session) Instance(tag uint32) (info InstanceInfo, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tag == 0 {
+		tag = s.current
+	}
+	in := s.instances[tag]
+	if in == nil {
+		return InstanceInfo{}, false
+	}
+	return s.info(in), true
+}
+
+// Status returns the message state of the instance (0: the current outgoing
+// instance); Plaintext if unknown.
+func (s *Session) Status(tag uint32) Status {
+	i, _ := s.Instance(tag)
+	return i.Status
+}
+
+// SSID returns the secure session id of the instance (0: current).
+func (s *Session) SSID(tag uint32) (SSID, bool) {
+	i, ok := s.Instance(tag)
+	return i.SSID, ok && i.Version != 0
+}
+
+// TheirFingerprint returns the contact's fingerprint as authenticated on the
+// instance (0: current), nil if no key exchange completed.
+func (s *Session) TheirFingerprint(tag uint32) Fingerprint {
+	i, _ := s.Instance(tag)
+	return i.Fingerprint
+}
+
+// OurFingerprint returns our own fingerprint.
+func (s *Session) OurFingerprint() Fingerprint { return s.acct.Fingerprint() }

@@ -1,0 +1,67 @@
+package encoding
+
+import (
+	"bytes"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// TLV is a type/length/value record carried after the NUL in the plaintext
+// of a data message (otr3.md, "Data Message").
+type TLV struct {
+	Type  uint16
+	Value []byte
+}
+
+// TLV types of OTR3 (otr3.md, "Data Message").
+const (
+	TLVPadding      = 0
+	TLVDisconnected = 1
+	TLVSMP1         = 2
+	TLVSMP2         = 3
+	TLVSMP3         = 4
+	TLVSMP4         = 5
+	TLVSMPAbort     = 6
+	TLVSMP1Q        = 7
+	TLVExtraSymKey  = 8
+)
+
+// ParsePlaintext splits a decrypted data message into the human-readable
+// message, which ends at the first NUL, and the TLV records after that NUL.
+// A truncated TLV is an error wrapping ErrMalformed. The returned slices are
+// fresh copies; tlvs is nil if there are none.
+func ParsePlaintext(decrypted []byte) (msg []byte, tlvs []TLV, err error) {
+	i := bytes.IndexByte(decrypted, 0)
+	if i < 0 {
+		return append([]byte{}, decrypted...), nil, nil
+	}
+	s := cryptobyte.String(decrypted[i+1:])
+	for !s.Empty() {
+		var t TLV
+		var v cryptobyte.String
+		if !s.ReadUint16(&t.Type) || !s.ReadUint16LengthPrefixed(&v) {
+			return nil, nil, malformed("truncated TLV")
+		}
+		t.Value = append([]byte{}, v...)
+		tlvs = append(tlvs, t)
+	}
+	return append([]byte{}, decrypted[:i]...), tlvs, nil
+}
+
+// MarshalPlaintext returns the plaintext of a data message: msg, then, if
+// there are TLVs, a NUL and the TLVs. msg must not contain a NUL. It panics
+// if a TLV value is longer than 65535 bytes.
+func MarshalPlaintext(msg []byte, tlvs []TLV) []byte {
+	var b cryptobyte.Builder
+	b.AddBytes(msg)
+	if len(tlvs) > 0 {
+		b.AddUint8(0)
+	}
+	for _, t := range tlvs {
+		b.AddUint16(t.Type)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddBytes(t.Value)
+		})
+	}
+	return bytesOf(&b)
+}

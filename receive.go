@@ -31,7 +31,11 @@ func (s *Session) receive(o *out, wire string) error {
 	if err != nil {
 		return &ProtocolError{Step: "envelope", MsgType: "encoded", Err: ErrMalformed}
 	}
-	if env.Kind == otrencoding.KindFragment {
+	if env.Kind != otrencoding.KindFragment {
+		// otr3.md, "Fragmentation": a non-OTR or unfragmented message makes
+		// us forget any partial OTR3 message.
+		s.frag.ResetOTR3()
+	} else {
 		f, err := fragment.Parse(wire)
 		if err != nil {
 			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "parse", Err: ErrMalformed}

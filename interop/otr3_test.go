@@ -1,0 +1,527 @@
+package interop
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/otrgo/otr"
+	"github.com/otrgo/otr/interop/libotrpeer"
+)
+
+// These tests run otr against libotr 4.1.1 (through libotrpeer) over an
+// in-memory relay. libotr picks its own randomness; our side is seeded.
+
+const (
+	ourName   = "alice@example.org" // our account, as libotr knows it
+	theirName = "bob@example.org"   // the libotr account
+)
+
+func seeded(seed uint64) *mrand.ChaCha8 {
+	var s [32]byte
+	s[0], s[1] = byte(seed), byte(seed>>8)
+	return mrand.NewChaCha8(s)
+}
+
+var (
+	ourKeysOnce sync.Once
+	ourKeys     *otr.PrivateKeys
+	ourKeysErr  error
+)
+
+func keysForUs(t testing.TB) *otr.PrivateKeys {
+	t.Helper()
+	ourKeysOnce.Do(func() { ourKeys, ourKeysErr = otr.GenerateKeys(seeded(42)) })
+	if ourKeysErr != nil {
+		t.Fatalf("otr.GenerateKeys: %v", ourKeysErr)
+	}
+	return ourKeys
+}
+
+// wire is one message carried by the relay.
+type wire struct {
+	fromUs bool
+	from   uint32 // libotr sender's instance tag when !fromUs
+	text   string
+}
+
+// ours is our side: one account, one session with the libotr account.
+type ours struct {
+	acct    *otr.Account
+	sess    *otr.Session
+	events  []otr.Event
+	errs    []error
+	trouble []string // OTR errors and unreadable messages we received
+}
+
+// theirs is one libotr instance (user state) of the libotr account.
+type theirs struct {
+	p   *libotrpeer.Peer
+	got []libotrpeer.Received // deliveries
+}
+
+// relay connects our session with one or more libotr instances of one
+// account: what we send reaches every instance (as on a transport without
+// per-client addressing); what an instance sends reaches us.
+type relay struct {
+	t     testing.TB
+	us    *ours
+	them  []*theirs
+	wires []wire
+}
+
+type setup struct {
+	ourPolicy   otr.Policy
+	ourMaxSize  int
+	theirPolicy uint32
+	theirMax    int
+	instances   int // libotr instances of the account; 0 means 1
+}
+
+func newRelay(t testing.TB, c setup) *relay {
+	t.Helper()
+	acct, err := otr.NewAccount(ourName, keysForUs(t), &otr.MemoryHost{MaxSize: c.ourMaxSize},
+		&otr.Options{Rand: seeded(7), Policy: c.ourPolicy})
+	if err != nil {
+		t.Fatalf("otr.NewAccount: %v", err)
+	}
+	r := &relay{t: t, us: &ours{acct: acct, sess: acct.Session(theirName)}}
+	n := max(c.instances, 1)
+	var keyFile string
+	for range n {
+		p, err := libotrpeer.New(libotrpeer.Options{Account: theirName, Policy: c.theirPolicy,
+			MaxMessageSize: c.theirMax, KeyFile: keyFile})
+		if err != nil {
+			t.Fatalf("libotrpeer.New: %v", err)
+		}
+		t.Cleanup(p.Close)
+		keyFile = p.KeyFile() // every instance shares the account's key
+		r.them = append(r.them, &theirs{p: p})
+	}
+	// Runs before the Peers are closed: neither side may have seen an
+	// error from the other during the test.
+	t.Cleanup(r.checkNoTrouble)
+	return r
+}
+
+// checkNoTrouble fails the test if libotr reported a broken, unreadable or
+// error message from us, or if we got an OTR error or unreadable message.
+func (r *relay) checkNoTrouble() {
+	r.t.Helper()
+	for _, th := range r.them {
+		for _, e := range th.p.Events() {
+			r.us.trouble = append(r.us.trouble, libotrTrouble(e)...)
+		}
+	}
+	for _, s := range r.us.trouble {
+		r.t.Errorf("trouble: %s", s)
+	}
+	r.us.trouble = nil
+}
+
+func libotrTrouble(e libotrpeer.Event) []string {
+	if e.Kind != libotrpeer.EventMessage {
+		return nil
+	}
+	switch e.Msg {
+	case libotrpeer.MsgEventSetupError, libotrpeer.MsgEventRcvdMsgUnreadable,
+		libotrpeer.MsgEventRcvdMsgMalformed, libotrpeer.MsgEventRcvdMsgGeneralErr,
+		libotrpeer.MsgEventRcvdMsgUnrecognized, libotrpeer.MsgEventRcvdMsgNotInPrivate,
+		libotrpeer.MsgEventEncryptionError, libotrpeer.MsgEventMsgReflected:
+		return []string{"libotr: " + e.String()}
+	}
+	return nil
+}
+
+// fromUs delivers a Result of ours and runs the relay until quiet.
+func (r *relay) fromUs(res otr.Result, err error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatalf("our call: %v", err)
+	}
+	r.us.events = append(r.us.events, res.Events...)
+	var q []wire
+	for _, m := range res.Send {
+		if m.Contact != theirName {
+			r.t.Fatalf("we sent to %q, want %q", m.Contact, theirName)
+		}
+		q = append(q, wire{fromUs: true, text: m.Text})
+	}
+	r.run(q)
+}
+
+// fromThem delivers messages sent by libotr instance i.
+func (r *relay) fromThem(i int, msgs []string, err error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatalf("libotr call: %v", err)
+	}
+	var q []wire
+	for _, m := range msgs {
+		q = append(q, wire{from: r.them[i].p.InstanceTag(), text: m})
+	}
+	r.run(q)
+}
+
+func (r *relay) run(q []wire) {
+	r.t.Helper()
+	for steps := 0; len(q) > 0; steps++ {
+		if steps > 10000 {
+			r.t.Fatalf("relay does not settle; next message %.60q", q[0].text)
+		}
+		w := q[0]
+		q = q[1:]
+		r.wires = append(r.wires, w)
+		if w.fromUs {
+			for _, th := range r.them {
+				got, err := th.p.Receive(ourName, w.text)
+				if err != nil {
+					r.t.Fatal(err)
+				}
+				if got.Delivered {
+					th.got = append(th.got, got)
+				}
+				for _, m := range got.Inject {
+					q = append(q, wire{from: th.p.InstanceTag(), text: m})
+				}
+			}
+			continue
+		}
+		res, err := r.us.sess.Receive(w.text)
+		if err != nil {
+			r.us.errs = append(r.us.errs, err)
+		}
+		for _, e := range res.Events {
+			switch e.(type) {
+			case otr.ErrorEvent, otr.UnreadableEvent:
+				r.us.trouble = append(r.us.trouble, "ours: "+e.String())
+			}
+		}
+		r.us.events = append(r.us.events, res.Events...)
+		for _, m := range res.Send {
+			q = append(q, wire{fromUs: true, text: m.Text})
+		}
+	}
+}
+
+// noErrors fails the test if our side rejected anything.
+func (r *relay) noErrors() {
+	r.t.Helper()
+	for _, err := range r.us.errs {
+		r.t.Errorf("our Receive rejected a libotr message: %v", err)
+	}
+	r.us.errs = nil
+}
+
+// takeEvents returns and forgets our events.
+func (r *relay) takeEvents() []otr.Event {
+	ev := r.us.events
+	r.us.events = nil
+	return ev
+}
+
+func (th *theirs) take() []libotrpeer.Received {
+	g := th.got
+	th.got = nil
+	return g
+}
+
+func messages(evs []otr.Event) []otr.MessageEvent {
+	var ms []otr.MessageEvent
+	for _, e := range evs {
+		if m, ok := e.(otr.MessageEvent); ok {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// checkSecure checks that our session and libotr instance i agree on an
+// encrypted OTR3 session: state, fingerprints and SSID.
+func (r *relay) checkSecure(i int) {
+	r.t.Helper()
+	th := r.them[i]
+	tag := th.p.InstanceTag()
+	info, ok := r.us.sess.Instance(tag)
+	if !ok || info.Status != otr.Encrypted || info.Version != 3 {
+		r.t.Fatalf("our instance %#x: %+v (known %v), want encrypted v3; our errors %v", tag, info, ok, r.us.errs)
+	}
+	if !th.p.Secure(ourName) {
+		r.t.Fatalf("libotr instance %#x is not secure; our errors %v", tag, r.us.errs)
+	}
+	if got, want := info.Fingerprint.String(), th.p.Fingerprint(); got != want {
+		r.t.Errorf("we see fingerprint %q, libotr's own is %q", got, want)
+	}
+	if got, want := th.p.TheirFingerprint(ourName), r.us.acct.Fingerprint().String(); got != want {
+		r.t.Errorf("libotr sees fingerprint %q, ours is %q", got, want)
+	}
+	if got, want := th.p.SSID(ourName), info.SSID[:]; !bytes.Equal(got, want) {
+		r.t.Errorf("libotr SSID %x, ours %x", got, want)
+	}
+}
+
+// exchange sends n messages each way between us and libotr instance i,
+// alternating with bursts so that both sides rotate keys, and checks
+// every delivery.
+func (r *relay) exchange(i, n int) {
+	r.t.Helper()
+	th := r.them[i]
+	tag := th.p.InstanceTag()
+	texts := []string{"hello", "grüße, ünïcödé", "日本語のテキスト", "emoji 🔐🗝️", "<b>markup</b> & \"quotes\"", strings.Repeat("long ", 200)}
+	for k := range n {
+		for _, ourTurn := range []bool{k%3 != 1, k%3 == 1} {
+			text := fmt.Sprintf("%d %s", k, texts[k%len(texts)])
+			if ourTurn {
+				r.fromUs(r.us.sess.Send(tag, text))
+				got := th.take()
+				if len(got) != 1 || got[0].Text != text || !got[0].Encrypted {
+					r.t.Fatalf("message %d from us: libotr delivered %+v, want %.30q encrypted", k, got, text)
+				}
+				continue
+			}
+			msgs, err := th.p.Send(ourName, text)
+			r.fromThem(i, msgs, err)
+			ms := messages(r.takeEvents())
+			if len(ms) != 1 || ms[0].Text != text || ms[0].Instance != tag {
+				r.t.Fatalf("message %d from libotr: we delivered %v, want %.30q from %#x; our errors %v", k, ms, text, tag, r.us.errs)
+			}
+		}
+	}
+	r.noErrors()
+}
+
+// a. libotr sends the query; AKE; 100 messages each way.
+func TestLibotrQueries(t *testing.T) {
+	r := newRelay(t, setup{})
+	r.fromThem(0, []string{r.them[0].p.Query()}, nil)
+	r.checkSecure(0)
+	r.noErrors()
+	r.exchange(0, 100)
+}
+
+// b. We start, with a query and with a whitespace-tagged message.
+func TestWeStart(t *testing.T) {
+	t.Run("query", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		r.fromUs(r.us.sess.Start())
+		r.checkSecure(0)
+		r.noErrors()
+		r.exchange(0, 10)
+	})
+	t.Run("whitespace tag", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		const text = "hi, do you speak OTR"
+		r.fromUs(r.us.sess.Send(0, text))
+		if len(r.wires) == 0 || !strings.HasPrefix(r.wires[0].text, text+" \t  \t\t\t\t \t \t \t  ") {
+			t.Fatalf("wire messages %+v, want the text with a whitespace tag first", r.wires)
+		}
+		got := r.them[0].take()
+		if len(got) != 1 || got[0].Text != text || got[0].Encrypted {
+			t.Errorf("libotr delivered %+v, want the untagged plaintext", got)
+		}
+		r.checkSecure(0)
+		r.noErrors()
+		r.exchange(0, 10)
+	})
+}
+
+// c. Fragmentation both ways at 150 bytes, the AKE included.
+func TestFragmentation150(t *testing.T) {
+	const mms = 150
+	for _, starter := range []string{"us", "libotr"} {
+		t.Run(starter, func(t *testing.T) {
+			r := newRelay(t, setup{ourMaxSize: mms, theirMax: mms})
+			if starter == "us" {
+				r.fromUs(r.us.sess.Start())
+			} else {
+				// The query itself is plaintext and is not fragmented.
+				r.fromThem(0, []string{"?OTRv3?"}, nil)
+			}
+			r.checkSecure(0)
+			r.exchange(0, 10)
+			var frags [2]int
+			for _, w := range r.wires {
+				if len(w.text) > mms {
+					t.Errorf("wire message of %d bytes (from us %v), want <= %d: %.40q", len(w.text), w.fromUs, mms, w.text)
+				}
+				if strings.HasPrefix(w.text, "?OTR|") {
+					if w.fromUs {
+						frags[0]++
+					} else {
+						frags[1]++
+					}
+				}
+			}
+			if frags[0] < 10 || frags[1] < 10 {
+				t.Errorf("fragments from us %d, from libotr %d; want both fragmenting", frags[0], frags[1])
+			}
+		})
+	}
+}
+
+// d. Each side ends the session; the other sees it finish.
+func TestEnd(t *testing.T) {
+	t.Run("we end", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		r.fromUs(r.us.sess.Start())
+		r.checkSecure(0)
+		th := r.them[0]
+		r.fromUs(r.us.sess.End(0))
+		if st := r.us.sess.Status(th.p.InstanceTag()); st != otr.Plaintext {
+			t.Errorf("our status after End: %v, want plaintext", st)
+		}
+		if got := th.take(); len(got) != 0 {
+			t.Errorf("libotr delivered %+v for the disconnect notice", got)
+		}
+		if st := th.p.State(ourName, libotrpeer.InstanceBest); st != libotrpeer.StateFinished {
+			t.Errorf("libotr state %v, want Finished", st)
+		}
+		th.p.Events()
+		msgs, err := th.p.Send(ourName, "still there?")
+		if err != nil || len(msgs) != 0 {
+			t.Errorf("libotr Send after the end = %q, %v; want nothing sent", msgs, err)
+		}
+		r.noErrors()
+	})
+	t.Run("libotr ends", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		r.fromUs(r.us.sess.Start())
+		r.checkSecure(0)
+		th := r.them[0]
+		tag := th.p.InstanceTag()
+		r.takeEvents()
+		r.fromThem(0, th.p.End(ourName), nil)
+		r.noErrors()
+		finished := false
+		for _, e := range r.takeEvents() {
+			if f, ok := e.(otr.FinishedEvent); ok && f.Instance == tag {
+				finished = true
+			}
+		}
+		if !finished || r.us.sess.Status(tag) != otr.Finished {
+			t.Errorf("after libotr's end: finished event %v, status %v; want Finished", finished, r.us.sess.Status(tag))
+		}
+		if _, err := r.us.sess.Send(0, "still there?"); !errors.Is(err, otr.ErrSessionFinished) {
+			t.Errorf("our Send after the end: %v, want ErrSessionFinished", err)
+		}
+		r.fromUs(r.us.sess.End(0))
+		if st := r.us.sess.Status(tag); st != otr.Plaintext {
+			t.Errorf("our status after End: %v, want plaintext", st)
+		}
+	})
+}
+
+// e. REQUIRE_ENCRYPTION: nothing we emit before the AKE completes carries
+// user plaintext; the held message is sent encrypted afterwards.
+func TestRequireEncryption(t *testing.T) {
+	const secret = "top secret words"
+	t.Run("ours", func(t *testing.T) {
+		r := newRelay(t, setup{ourPolicy: otr.AllowV3 | otr.RequireEncryption | otr.WhitespaceStartAKE | otr.ErrorStartAKE})
+		res, err := r.us.sess.Send(0, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Send) == 0 {
+			t.Fatal("Send under RequireEncryption sent nothing (want a query)")
+		}
+		for _, m := range res.Send {
+			if strings.Contains(m.Text, secret) || !m.IsOTR {
+				t.Errorf("before the AKE we emit %q (IsOTR %v)", m.Text, m.IsOTR)
+			}
+		}
+		r.fromUs(res, nil)
+		r.checkSecure(0)
+		for _, w := range r.wires {
+			if w.fromUs && strings.Contains(w.text, secret) {
+				t.Errorf("we emitted the plaintext: %q", w.text)
+			}
+		}
+		got := r.them[0].take()
+		if len(got) != 1 || got[0].Text != secret || !got[0].Encrypted {
+			t.Errorf("libotr delivered %+v, want the held message, encrypted", got)
+		}
+		// Plaintext from libotr is flagged as unencrypted.
+		r.takeEvents()
+		r.fromThem(0, []string{"plain words"}, nil)
+		var warned bool
+		for _, e := range r.takeEvents() {
+			if u, ok := e.(otr.UnencryptedEvent); ok && u.Text == "plain words" {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Error("plaintext after the AKE not reported as UnencryptedEvent")
+		}
+		r.noErrors()
+	})
+	t.Run("libotr's", func(t *testing.T) {
+		r := newRelay(t, setup{theirPolicy: libotrpeer.PolicyAlways})
+		msgs, err := r.them[0].p.Send(ourName, secret)
+		if err != nil || len(msgs) != 1 || strings.Contains(msgs[0], secret) {
+			t.Fatalf("libotr Send = %q, %v; want a query only", msgs, err)
+		}
+		r.fromThem(0, msgs, nil)
+		r.checkSecure(0)
+		ms := messages(r.takeEvents())
+		if len(ms) != 1 || ms[0].Text != secret {
+			t.Errorf("we delivered %v, want libotr's held message", ms)
+		}
+		r.noErrors()
+	})
+}
+
+// f. Two libotr instances of one account (same key, two user states,
+// different instance tags) talk to our one session, routed by instance tag.
+func TestTwoLibotrInstances(t *testing.T) {
+	for _, starter := range []string{"us", "libotr"} {
+		t.Run(starter, func(t *testing.T) {
+			r := newRelay(t, setup{instances: 2})
+			t1, t2 := r.them[0].p.InstanceTag(), r.them[1].p.InstanceTag()
+			if t1 == t2 || r.them[0].p.Fingerprint() != r.them[1].p.Fingerprint() {
+				t.Fatalf("libotr instances %#x, %#x with fingerprints %s, %s", t1, t2, r.them[0].p.Fingerprint(), r.them[1].p.Fingerprint())
+			}
+			if starter == "us" {
+				// Our query reaches both; each starts its own AKE.
+				r.fromUs(r.us.sess.Start())
+			} else {
+				// One instance asks; our D-H Commit (to no instance)
+				// reaches both, and both answer it.
+				r.fromThem(0, []string{r.them[0].p.Query()}, nil)
+			}
+			r.checkSecure(0)
+			r.checkSecure(1)
+			if n := len(r.us.sess.Instances()); n != 2 {
+				t.Errorf("we know %d instances, want 2: %+v", n, r.us.sess.Instances())
+			}
+			r.noErrors()
+			for i, th := range r.them {
+				tag := th.p.InstanceTag()
+				text := fmt.Sprintf("to instance %d", i)
+				r.fromUs(r.us.sess.Send(tag, text))
+				g0, g1 := r.them[0].take(), r.them[1].take()
+				mine, other := g0, g1
+				if i == 1 {
+					mine, other = g1, g0
+				}
+				if len(mine) != 1 || mine[0].Text != text || !mine[0].Encrypted || len(other) != 0 {
+					t.Errorf("our message to %#x: instance %d delivered %+v, the other %+v", tag, i, mine, other)
+				}
+				reply := fmt.Sprintf("reply from instance %d", i)
+				msgs, err := th.p.Send(ourName, reply)
+				r.fromThem(i, msgs, err)
+				ms := messages(r.takeEvents())
+				if len(ms) != 1 || ms[0].Text != reply || ms[0].Instance != tag {
+					t.Errorf("reply from %#x: we delivered %v", tag, ms)
+				}
+			}
+			// Keys rotate independently per instance.
+			r.exchange(0, 5)
+			r.exchange(1, 5)
+			r.noErrors()
+		})
+	}
+}

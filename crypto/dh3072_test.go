@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/otrgo/otr/internal/vectors"
 )
 
 func TestDH3072Params(t *testing.T) {
@@ -104,5 +106,102 @@ func TestDH3072Exchange(t *testing.T) {
 	a.Wipe()
 	if a.x != ([80]byte{}) {
 		t.Errorf("Wipe left the secret")
+	}
+}
+
+// TestDH3072DAKEVectors checks the DH and ECDH key generation and the mixed
+// shared secret of the DAKE in dake.json (otr4j): k_dh enters the brace key
+// as a minimal big-endian integer (INTEROP-NOTES.md, "Double ratchet").
+func TestDH3072DAKEVectors(t *testing.T) {
+	type dhKey struct {
+		R      vectors.Hex `json:"r"`
+		Secret vectors.Hex `json:"secret"`
+		Public vectors.Hex `json:"public"`
+	}
+	type ecdhKey struct {
+		R            vectors.Hex `json:"r"`
+		SecretScalar vectors.Hex `json:"secret_scalar"`
+		Public       vectors.Hex `json:"public"`
+	}
+	var f struct {
+		Identity struct {
+			Y         ecdhKey `json:"y"`
+			B         dhKey   `json:"b"`
+			FirstECDH ecdhKey `json:"first_ecdh"`
+			FirstDH   dhKey   `json:"first_dh"`
+		} `json:"identity_message"`
+		AuthR struct {
+			X         ecdhKey `json:"x"`
+			A         dhKey   `json:"a"`
+			FirstECDH ecdhKey `json:"first_ecdh"`
+			FirstDH   dhKey   `json:"first_dh"`
+		} `json:"auth_r"`
+		Shared struct {
+			KECDH    vectors.Hex `json:"K_ecdh"`
+			KDH      vectors.Hex `json:"k_dh"`
+			BraceKey vectors.Hex `json:"brace_key"`
+			K        vectors.Hex `json:"K"`
+		} `json:"shared_secret"`
+	}
+	vectors.Load(t, "otrv4/dake.json", &f)
+	dh := func(name string, v dhKey) *DH3072PrivateKey {
+		k, err := NewDH3072PrivateKey(v.R)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(dh3072Minimal(k.x[:]), v.Secret) {
+			t.Errorf("%s: secret = %x, want %x", name, k.x, []byte(v.Secret))
+		}
+		if !bytes.Equal(k.Public().Bytes(), v.Public) {
+			t.Errorf("%s: public = %x, want %x", name, k.Public().Bytes(), []byte(v.Public))
+		}
+		if err := CheckDH3072Public(v.Public); err != nil {
+			t.Errorf("%s: CheckDH3072Public = %v", name, err)
+		}
+		return k
+	}
+	ecdh := func(name string, v ecdhKey) *ECDHPrivateKey {
+		k, err := NewECDHPrivateKey(v.R)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		s, p := k.SecretScalar(), k.Public()
+		if b := s.Bytes(); !bytes.Equal(b[:], v.SecretScalar) {
+			t.Errorf("%s: secret = %x, want %x", name, b, []byte(v.SecretScalar))
+		}
+		if b := p.Bytes(); !bytes.Equal(b[:], v.Public) {
+			t.Errorf("%s: public = %x, want %x", name, b, []byte(v.Public))
+		}
+		return k
+	}
+	b := dh("b", f.Identity.B)
+	a := dh("a", f.AuthR.A)
+	dh("bob first dh", f.Identity.FirstDH)
+	dh("alice first dh", f.AuthR.FirstDH)
+	y := ecdh("y", f.Identity.Y)
+	x := ecdh("x", f.AuthR.X)
+	ecdh("bob first ecdh", f.Identity.FirstECDH)
+	ecdh("alice first ecdh", f.AuthR.FirstECDH)
+
+	kdh1, err1 := a.SharedSecret(b.Public())
+	kdh2, err2 := b.SharedSecret(a.Public())
+	if err1 != nil || err2 != nil || !bytes.Equal(kdh1, f.Shared.KDH) || !bytes.Equal(kdh2, f.Shared.KDH) {
+		t.Errorf("k_dh = %x / %x (%v, %v), want %x", kdh1, kdh2, err1, err2, []byte(f.Shared.KDH))
+	}
+	Y, X := y.Public(), x.Public()
+	k1, err1 := x.SharedSecret(&Y)
+	k2, err2 := y.SharedSecret(&X)
+	if err1 != nil || err2 != nil || !bytes.Equal(k1[:], f.Shared.KECDH) || k1 != k2 {
+		t.Errorf("K_ecdh = %x / %x, want %x", k1, k2, []byte(f.Shared.KECDH))
+	}
+	brace := make([]byte, 32)
+	KDF(brace, UsageThirdBraceKey, kdh1)
+	if !bytes.Equal(brace, f.Shared.BraceKey) {
+		t.Errorf("brace_key = %x, want %x", brace, []byte(f.Shared.BraceKey))
+	}
+	K := make([]byte, 64)
+	KDF(K, UsageSharedSecret, k1[:], brace)
+	if !bytes.Equal(K, f.Shared.K) {
+		t.Errorf("K = %x, want %x", K, []byte(f.Shared.K))
 	}
 }

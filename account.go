@@ -32,6 +32,15 @@ type Options struct {
 	// MaxInstances caps the instances (clients of one contact) a session
 	// keeps; 0 means 16.
 	MaxInstances int
+	// HeartbeatInterval: when a data message arrives and we have sent
+	// nothing to that instance for this long, an empty heartbeat message
+	// goes out so that keys rotate (as libotr does). 0 means 60 seconds; a
+	// negative value disables heartbeats.
+	HeartbeatInterval time.Duration
+	// ExpireAfter: Account.Expire ends encrypted sessions idle (nothing sent
+	// or received) for this long, sending the disconnected TLV and wiping
+	// their keys. 0 means never.
+	ExpireAfter time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -47,6 +56,9 @@ type Account struct {
 	tag     uint32
 	budget  *fragment.Budget
 	maxInst int
+
+	heartbeat   time.Duration
+	expireAfter time.Duration
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -104,6 +116,11 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if a.maxInst <= 0 {
 		a.maxInst = 16
 	}
+	a.heartbeat = o.HeartbeatInterval
+	if a.heartbeat == 0 {
+		a.heartbeat = 60 * time.Second
+	}
+	a.expireAfter = o.ExpireAfter
 	tag, err := host.InstanceTag()
 	if err != nil {
 		return nil, fmt.Errorf("otr: loading instance tag: %w", err)
@@ -179,6 +196,46 @@ func (a *Account) Sessions() []string {
 	out := make([]string, 0, len(a.sessions))
 	for c := range a.sessions {
 		out = append(out, c)
+	}
+	return out
+}
+
+// Expire ends every encrypted session idle for longer than
+// Options.ExpireAfter (by the clock Options.Now): it returns the
+// disconnected-TLV messages to send, per contact, and an EndedEvent with
+// Expired set for each; their keys are wiped. It also drops fragments of
+// messages that stopped arriving. Call it when NextDeadline says.
+func (a *Account) Expire() (Result, error) {
+	var res Result
+	var errs []error
+	for _, s := range a.sessionList() {
+		r, err := s.expire()
+		res.Send = append(res.Send, r.Send...)
+		res.Events = append(res.Events, r.Events...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// NextDeadline returns when Expire has work to do next; ok is false when no
+// session can expire (no ExpireAfter, or nothing encrypted).
+func (a *Account) NextDeadline() (t time.Time, ok bool) {
+	for _, s := range a.sessionList() {
+		if d, dok := s.deadline(); dok && (!ok || d.Before(t)) {
+			t, ok = d, true
+		}
+	}
+	return t, ok
+}
+
+func (a *Account) sessionList() []*Session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*Session, 0, len(a.sessions))
+	for _, s := range a.sessions {
+		out = append(out, s)
 	}
 	return out
 }

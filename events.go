@@ -61,7 +61,17 @@ type SecureEvent struct {
 	Version     int
 	Fingerprint Fingerprint // the contact's long-term key
 	SSID        SSID
-	Refreshed   bool // the instance was encrypted already; keys were renewed
+	Refreshed   bool  // the instance was encrypted already; keys were renewed
+	Trust       Trust // the fingerprint's trust, from a TrustHost (Untrusted without one)
+}
+
+// FingerprintEvent reports a fingerprint of the contact that the
+// [TrustHost] did not know. Changed is set when the contact has another,
+// trusted fingerprint: the user should verify this one (SMP or comparison).
+type FingerprintEvent struct {
+	Instance    uint32
+	Fingerprint Fingerprint
+	Changed     bool
 }
 
 // FinishedEvent reports that the contact ended the encrypted session: the
@@ -71,9 +81,21 @@ type FinishedEvent struct {
 	Instance uint32
 }
 
-// EndedEvent reports that we ended an encrypted session (by [Session.End]).
+// EndedEvent reports that we ended an encrypted session, by [Session.End]
+// or, with Expired set, by [Account.Expire].
 type EndedEvent struct {
 	Instance uint32
+	Expired  bool
+}
+
+// ExtraKeyEvent reports that the contact sent the extra-symmetric-key TLV:
+// Key is the key both sides now hold (secret: wipe it when done), Use and
+// Data what the contact said it is for.
+type ExtraKeyEvent struct {
+	Instance uint32
+	Key      [32]byte
+	Use      uint32
+	Data     []byte
 }
 
 // ErrorEvent is an OTR error message from the contact. Its text is
@@ -97,6 +119,8 @@ func (FinishedEvent) isEvent()    {}
 func (EndedEvent) isEvent()       {}
 func (ErrorEvent) isEvent()       {}
 func (UnreadableEvent) isEvent()  {}
+func (ExtraKeyEvent) isEvent()    {}
+func (FingerprintEvent) isEvent() {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -112,9 +136,23 @@ func (e SecureEvent) String() string {
 	}
 	return fmt.Sprintf("%s v%d with %08x, fingerprint %s, SSID %s", s, e.Version, e.Instance, e.Fingerprint, e.SSID)
 }
+func (e FingerprintEvent) String() string {
+	if e.Changed {
+		return fmt.Sprintf("new fingerprint %s from %08x, different from the trusted one", e.Fingerprint, e.Instance)
+	}
+	return fmt.Sprintf("new fingerprint %s from %08x", e.Fingerprint, e.Instance)
+}
 func (e FinishedEvent) String() string { return fmt.Sprintf("finished by contact (%08x)", e.Instance) }
-func (e EndedEvent) String() string    { return fmt.Sprintf("ended (%08x)", e.Instance) }
-func (e ErrorEvent) String() string    { return fmt.Sprintf("error from contact %q", e.Text) }
+func (e EndedEvent) String() string {
+	if e.Expired {
+		return fmt.Sprintf("expired (%08x)", e.Instance)
+	}
+	return fmt.Sprintf("ended (%08x)", e.Instance)
+}
+func (e ExtraKeyEvent) String() string {
+	return fmt.Sprintf("extra symmetric key from %08x for use %d (%d bytes of data)", e.Instance, e.Use, len(e.Data))
+}
+func (e ErrorEvent) String() string { return fmt.Sprintf("error from contact %q", e.Text) }
 func (e UnreadableEvent) String() string {
 	return fmt.Sprintf("unreadable encrypted message (%08x)", e.Instance)
 }

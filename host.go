@@ -1,6 +1,10 @@
 package otr
 
-import "sync"
+import (
+	"bytes"
+	"fmt"
+	"sync"
+)
 
 // Host is implemented by the chat client: what the library cannot know or
 // keep by itself. Its methods are never called with a session lock held, but
@@ -28,12 +32,54 @@ type PolicyHost interface {
 	Policy(contact string) (p Policy, ok bool)
 }
 
+// Trust is how far the user trusts a contact's fingerprint.
+type Trust int
+
+// Trust levels, as libotr's fingerprints file records them.
+const (
+	Untrusted   Trust = iota // seen, not verified
+	Verified                 // verified by the user (compared out of band)
+	SMPVerified              // verified by a successful SMP run
+)
+
+// String returns libotr's word for the level: "", "verified" or "smp".
+func (t Trust) String() string {
+	switch t {
+	case Untrusted:
+		return ""
+	case Verified:
+		return "verified"
+	case SMPVerified:
+		return "smp"
+	}
+	return fmt.Sprintf("Trust(%d)", int(t))
+}
+
+// KnownFingerprint is a contact's fingerprint as a TrustHost stores it.
+type KnownFingerprint struct {
+	Fingerprint Fingerprint
+	Trust       Trust
+}
+
+// TrustHost is an optional ability of a [Host]: it keeps the fingerprints
+// seen for each contact and how far each is trusted. With it, a
+// [SecureEvent] carries the fingerprint's trust, a [FingerprintEvent] tells
+// of a new fingerprint, and a successful SMP run records [SMPVerified].
+type TrustHost interface {
+	Host
+	// Fingerprints returns the fingerprints known for contact.
+	Fingerprints(contact string) ([]KnownFingerprint, error)
+	// SetTrust records fp for contact with trust t, adding it if new.
+	SetTrust(contact string, fp Fingerprint, t Trust) error
+}
+
 // MemoryHost is a [Host] that keeps everything in memory, for tests and
 // examples. Its zero value is ready to use and has no message size limit.
 type MemoryHost struct {
 	mu      sync.Mutex
 	tag     uint32
 	profile []byte
+	trust   map[string][]KnownFingerprint
 	// MaxSize is returned by MaxMessageSize for every contact.
 	MaxSize int
 }
@@ -73,4 +119,29 @@ func (h *MemoryHost) MaxMessageSize(string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.MaxSize
+}
+
+// Fingerprints implements [TrustHost].
+func (h *MemoryHost) Fingerprints(contact string) ([]KnownFingerprint, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]KnownFingerprint(nil), h.trust[contact]...), nil
+}
+
+// SetTrust implements [TrustHost].
+func (h *MemoryHost) SetTrust(contact string, fp Fingerprint, t Trust) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.trust == nil {
+		h.trust = make(map[string][]KnownFingerprint)
+	}
+	list := h.trust[contact]
+	for i := range list {
+		if bytes.Equal(list[i].Fingerprint, fp) {
+			list[i].Trust = t
+			return nil
+		}
+	}
+	h.trust[contact] = append(list, KnownFingerprint{Fingerprint: append(Fingerprint(nil), fp...), Trust: t})
+	return nil
 }

@@ -41,6 +41,7 @@ func keys(t testing.TB, i int) *otr.PrivateKeys {
 
 // peer is one side of a test conversation.
 type peer struct {
+	host   *otr.MemoryHost
 	name   string
 	acct   *otr.Account
 	sess   *otr.Session
@@ -55,11 +56,12 @@ func newPeer(t testing.TB, name, contact string, key int, seed uint64, opts *otr
 		o = *opts
 	}
 	o.Rand = seeded(seed)
-	a, err := otr.NewAccount(name, keys(t, key), &otr.MemoryHost{MaxSize: maxSize}, &o)
+	host := &otr.MemoryHost{MaxSize: maxSize}
+	a, err := otr.NewAccount(name, keys(t, key), host, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &peer{name: name, acct: a, sess: a.Session(contact)}
+	return &peer{host: host, name: name, acct: a, sess: a.Session(contact)}
 }
 
 // pump delivers msgs from one peer to the other and the replies back, until
@@ -372,3 +374,5 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal("nothing delivered")
 	}
 }
+
+func otrHost(p *peer) *otr.MemoryHost { return p.host }

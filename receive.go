@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 
@@ -236,6 +237,8 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 	in.wipeKeys()
 	in.keys = ks
 	in.status = Encrypted
+	now := s.acct.now()
+	in.lastSent, in.lastActive = now, now
 	in.version = 3
 	in.theirKey = k.TheirKey
 	in.ssid = SSID(k.SSID)
@@ -289,6 +292,8 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
 		s.acct.log.Debug("otr: malformed TLVs dropped", "contact", s.contact)
 		tlvs = nil
 	}
+	now := s.acct.now()
+	in.lastActive = now
 	var rest []TLV
 	finished := false
 	for _, t := range tlvs {
@@ -296,6 +301,11 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
 		case otrencoding.TLVPadding:
 		case otrencoding.TLVDisconnected:
 			finished = true
+		case otrencoding.TLVExtraSymKey:
+			if len(t.Value) < 4 {
+				continue
+			}
+			o.event(ExtraKeyEvent{Instance: in.tag, Key: dec.ExtraKey, Use: binary.BigEndian.Uint32(t.Value), Data: t.Value[4:]})
 		default:
 			rest = append(rest, TLV{Type: t.Type, Value: t.Value})
 		}
@@ -307,6 +317,13 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
 		in.wipeKeys()
 		in.status = Finished
 		o.event(FinishedEvent{Instance: in.tag})
+		return nil
+	}
+	// otr3.md, "Receiving a Data Message": "If you have not sent a message
+	// to this correspondent in some (configurable) time, send a heartbeat"
+	// (INTEROP-NOTES: libotr does so after 60 seconds).
+	if s.acct.heartbeat > 0 && now.Sub(in.lastSent) >= s.acct.heartbeat {
+		return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, nil)
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package otr
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/otrgo/otr/ake3"
 	otrcrypto "github.com/otrgo/otr/crypto"
@@ -45,6 +47,8 @@ type instance struct {
 	theirKey      *otrcrypto.DSAPublicKey
 	ssid          SSID
 	sentRevealSig bool
+	lastSent      time.Time // last data message sent
+	lastActive    time.Time // last data message sent or received
 }
 
 func (in *instance) wipeKeys() {
@@ -87,9 +91,10 @@ func (s *Session) Policy() Policy {
 func (s *Session) call(f func(o *out) error) (Result, error) {
 	max := s.acct.host.MaxMessageSize(s.contact)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	o := &out{s: s, max: max}
 	err := f(o)
+	s.mu.Unlock()
+	s.acct.checkTrust(s.contact, &o.res)
 	return o.res, err
 }
 
@@ -206,12 +211,107 @@ func (s *Session) outgoing(tag uint32) (*instance, error) {
 
 // encrypt sends plaintext with TLVs as a data message to in.
 func (s *Session) encrypt(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) error {
+	_, err := s.encryptKey(o, in, flags, text, tlvs)
+	return err
+}
+
+// encryptKey is encrypt, also returning the extra symmetric key of the key
+// pair that protected the message.
+func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) ([32]byte, error) {
 	h := otrencoding.Header{Version: otrencoding.Version3, Sender: s.acct.tag, Receiver: in.tag}
-	msg, _, err := in.keys.Encrypt(h, flags, otrencoding.MarshalPlaintext(text, tlvs))
+	msg, esk, err := in.keys.Encrypt(h, flags, otrencoding.MarshalPlaintext(text, tlvs))
 	if err != nil {
-		return err
+		return esk, err
 	}
-	return o.encoded(in.tag, msg)
+	now := s.acct.now()
+	in.lastSent, in.lastActive = now, now
+	return esk, o.encoded(in.tag, msg)
+}
+
+// ExtraSymmetricKey sends the extra-symmetric-key TLV (type 8) with use and
+// useData to the instance (0: current) and returns the key, which the
+// contact derives too and receives in an [ExtraKeyEvent] (otr3.md, "Extra
+// symmetric key"). The key is secret: the caller wipes it when done.
+func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []byte) ([32]byte, Result, error) {
+	var key [32]byte
+	res, err := s.call(func(o *out) error {
+		in, err := s.outgoing(instanceTag)
+		if err != nil {
+			return err
+		}
+		if in == nil || in.status != Encrypted {
+			return ErrNotEncrypted
+		}
+		v := binary.BigEndian.AppendUint32(nil, use)
+		v = append(v, useData...)
+		key, err = s.encryptKey(o, in, 0, nil, []otrencoding.TLV{{Type: otrencoding.TLVExtraSymKey, Value: v}})
+		return err
+	})
+	return key, res, err
+}
+
+// expire ends the instances idle for too long.
+func (s *Session) expire() (Result, error) {
+	return s.call(func(o *out) error {
+		s.frag.Sweep()
+		if s.acct.expireAfter <= 0 {
+			return nil
+		}
+		now := s.acct.now()
+		var errs []error
+		for _, t := range s.sortedTags() {
+			in := s.instances[t]
+			if in.status != Encrypted || now.Sub(in.lastActive) < s.acct.expireAfter {
+				continue
+			}
+			errs = append(errs, s.endInstance(o, in, true))
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// deadline returns when the next instance expires.
+func (s *Session) deadline() (t time.Time, ok bool) {
+	if s.acct.expireAfter <= 0 {
+		return t, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range s.instances {
+		if in.status != Encrypted {
+			continue
+		}
+		if d := in.lastActive.Add(s.acct.expireAfter); !ok || d.Before(t) {
+			t, ok = d, true
+		}
+	}
+	return t, ok
+}
+
+func (s *Session) sortedTags() []uint32 {
+	tags := make([]uint32, 0, len(s.instances))
+	for t := range s.instances {
+		tags = append(tags, t)
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// endInstance sends the disconnected TLV (with every used MAC key revealed)
+// on an encrypted instance and returns it to plaintext, keys wiped.
+func (s *Session) endInstance(o *out, in *instance, expired bool) error {
+	var err error
+	if in.status == Encrypted {
+		in.keys.RevealAll()
+		tlv := []otrencoding.TLV{{Type: otrencoding.TLVDisconnected}}
+		err = s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, tlv)
+	}
+	if in.status != Plaintext {
+		o.event(EndedEvent{Instance: in.tag, Expired: expired})
+	}
+	in.wipeKeys()
+	in.status = Plaintext
+	return err
 }
 
 // End ends the encrypted session with the instance (0: every instance):
@@ -220,32 +320,16 @@ func (s *Session) encrypt(o *out, in *instance, flags uint8, text []byte, tlvs [
 // (otr3.md, "User requests to end an OTR conversation").
 func (s *Session) End(instanceTag uint32) (Result, error) {
 	return s.call(func(o *out) error {
-		var tags []uint32
+		tags := s.sortedTags()
 		if instanceTag != 0 {
 			if s.instances[instanceTag] == nil {
 				return ErrUnknownInstance
 			}
 			tags = []uint32{instanceTag}
-		} else {
-			for t := range s.instances {
-				tags = append(tags, t)
-			}
-			slices.Sort(tags)
 		}
 		var errs []error
 		for _, t := range tags {
-			in := s.instances[t]
-			switch in.status {
-			case Encrypted:
-				in.keys.RevealAll()
-				tlv := []otrencoding.TLV{{Type: otrencoding.TLVDisconnected}}
-				errs = append(errs, s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, tlv))
-				o.event(EndedEvent{Instance: t})
-			case Finished:
-				o.event(EndedEvent{Instance: t})
-			}
-			in.wipeKeys()
-			in.status = Plaintext
+			errs = append(errs, s.endInstance(o, s.instances[t], false))
 		}
 		s.offerSent, s.sawPlaintext = false, false
 		return errors.Join(errs...)

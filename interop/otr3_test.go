@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/otrgo/otr"
 	"github.com/otrgo/otr/interop/libotrpeer"
@@ -79,13 +80,15 @@ type setup struct {
 	ourMaxSize  int
 	theirPolicy uint32
 	theirMax    int
-	instances   int // libotr instances of the account; 0 means 1
+	instances   int              // libotr instances of the account; 0 means 1
+	now         func() time.Time // our clock; nil means the real one
+	expireAfter time.Duration    // our Options.ExpireAfter
 }
 
 func newRelay(t testing.TB, c setup) *relay {
 	t.Helper()
 	acct, err := otr.NewAccount(ourName, keysForUs(t), &otr.MemoryHost{MaxSize: c.ourMaxSize},
-		&otr.Options{Rand: seeded(7), Policy: c.ourPolicy})
+		&otr.Options{Rand: seeded(7), Policy: c.ourPolicy, Now: c.now, ExpireAfter: c.expireAfter})
 	if err != nil {
 		t.Fatalf("otr.NewAccount: %v", err)
 	}
@@ -121,6 +124,16 @@ func (r *relay) checkNoTrouble() {
 		r.t.Errorf("trouble: %s", s)
 	}
 	r.us.trouble = nil
+}
+
+// libotrEvents drains libotr instance i's events, keeping any trouble for
+// checkNoTrouble.
+func (r *relay) libotrEvents(i int) []libotrpeer.Event {
+	evs := r.them[i].p.Events()
+	for _, e := range evs {
+		r.us.trouble = append(r.us.trouble, libotrTrouble(e)...)
+	}
+	return evs
 }
 
 func libotrTrouble(e libotrpeer.Event) []string {
@@ -524,4 +537,121 @@ func TestTwoLibotrInstances(t *testing.T) {
 			r.noErrors()
 		})
 	}
+}
+
+// The extra symmetric key (TLV 8) agrees both ways.
+func TestExtraSymmetricKey(t *testing.T) {
+	data := []byte("file-transfer-1")
+	t.Run("ours", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		r.fromUs(r.us.sess.Start())
+		r.exchange(0, 3) // keys have rotated
+		r.libotrEvents(0)
+		key, res, err := r.us.sess.ExtraSymmetricKey(0, 7, data)
+		r.fromUs(res, err)
+		var found bool
+		for _, e := range r.libotrEvents(0) {
+			if e.Kind == libotrpeer.EventSymKey {
+				found = true
+				if e.Key != key || e.Use != 7 || !bytes.Equal(e.UseData, data) {
+					t.Errorf("libotr got key %x use %d data %q; we have key %x use 7 data %q", e.Key, e.Use, e.UseData, key, data)
+				}
+			}
+		}
+		if !found {
+			t.Error("libotr reported no received symmetric key")
+		}
+		if got := r.them[0].take(); len(got) != 0 {
+			t.Errorf("libotr delivered %+v for the TLV-only message", got)
+		}
+	})
+	t.Run("libotr's", func(t *testing.T) {
+		r := newRelay(t, setup{})
+		r.fromUs(r.us.sess.Start())
+		r.exchange(0, 3)
+		r.takeEvents()
+		key, msgs, err := r.them[0].p.SymKey(ourName, 9, data)
+		r.fromThem(0, msgs, err)
+		r.noErrors()
+		var found bool
+		for _, e := range r.takeEvents() {
+			switch e := e.(type) {
+			case otr.ExtraKeyEvent:
+				found = true
+				if e.Key != key || e.Use != 9 || !bytes.Equal(e.Data, data) || e.Instance != r.them[0].p.InstanceTag() {
+					t.Errorf("we got key %x use %d data %q from %#x; libotr has key %x use 9 data %q", e.Key, e.Use, e.Data, e.Instance, key, data)
+				}
+			case otr.MessageEvent:
+				t.Errorf("the TLV-only message delivered %v", e)
+			}
+		}
+		if !found {
+			t.Error("no ExtraKeyEvent")
+		}
+	})
+}
+
+// Our heartbeat (an empty data message after HeartbeatInterval without
+// sending) is accepted by libotr and not shown to its user.
+func TestHeartbeat(t *testing.T) {
+	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	r := newRelay(t, setup{now: func() time.Time { return clock }})
+	r.fromUs(r.us.sess.Start())
+	r.exchange(0, 2)
+	r.libotrEvents(0)
+	clock = clock.Add(61 * time.Second)
+	before := len(r.wires)
+	msgs, err := r.them[0].p.Send(ourName, "are you there")
+	r.fromThem(0, msgs, err)
+	var fromUs int
+	for _, w := range r.wires[before:] {
+		if w.fromUs {
+			fromUs++
+		}
+	}
+	if fromUs != 1 {
+		t.Errorf("we answered with %d messages, want one heartbeat", fromUs)
+	}
+	if ms := messages(r.takeEvents()); len(ms) != 1 || ms[0].Text != "are you there" {
+		t.Errorf("we delivered %v", ms)
+	}
+	if got := r.them[0].take(); len(got) != 0 {
+		t.Errorf("libotr delivered %+v for the heartbeat", got)
+	}
+	var seen bool
+	for _, e := range r.libotrEvents(0) {
+		seen = seen || e.Msg == libotrpeer.MsgEventLogHeartbeatRcvd
+	}
+	if !seen {
+		t.Error("libotr did not log a received heartbeat")
+	}
+	r.exchange(0, 3)
+}
+
+// Account.Expire ends an idle session; libotr sees it finish.
+func TestExpire(t *testing.T) {
+	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	r := newRelay(t, setup{now: func() time.Time { return clock }, expireAfter: 5 * time.Minute})
+	r.fromUs(r.us.sess.Start())
+	r.exchange(0, 2)
+	tag := r.them[0].p.InstanceTag()
+	best := libotrpeer.InstanceBest
+	clock = clock.Add(4 * time.Minute)
+	r.fromUs(r.us.acct.Expire())
+	if st := r.them[0].p.State(ourName, best); st != libotrpeer.StateEncrypted {
+		t.Fatalf("libotr state %v after 4 idle minutes, want Encrypted", st)
+	}
+	clock = clock.Add(2 * time.Minute)
+	r.fromUs(r.us.acct.Expire())
+	if st := r.us.sess.Status(tag); st != otr.Plaintext {
+		t.Errorf("our status %v after expiry, want plaintext", st)
+	}
+	if st := r.them[0].p.State(ourName, best); st != libotrpeer.StateFinished {
+		t.Errorf("libotr state %v after our expiry, want Finished", st)
+	}
+	// A new AKE works after the expiry.
+	r.them[0].p.End(ourName)
+	r.fromUs(r.us.sess.Start())
+	r.checkSecure(0)
+	r.exchange(0, 2)
 }

@@ -72,7 +72,10 @@ func ed448Reverse(b []byte) []byte {
 //
 // Every Point this package hands out lies in the prime-order subgroup: it was
 // validated by [ParsePoint] or computed from such points. The zero value is
-// the identity. A Point may be copied by value.
+// the identity. A Point may be copied by value; compare points with Equal,
+// not ==. Methods that take a receiver to set (Add, ScalarMult...) write
+// only the receiver: a Point that is not being written is safe for
+// concurrent use.
 type Point struct {
 	p  goldilocks.Point
 	ok bool // p is set; false means the identity
@@ -219,7 +222,8 @@ func (p *Point) VarTimeDoubleScalarBaseMult(a *Scalar, A *Point, b *Scalar) *Poi
 // Scalar is an integer modulo q, the order of the Ed448 prime-order
 // subgroup. It is always reduced. Its arithmetic runs in constant time.
 // The zero value is 0. A Scalar may hold a secret: it prints as
-// "[redacted]"; call Wipe when done with a secret one.
+// "[redacted]"; call Wipe when done with a secret one. Like Point, a Scalar
+// that is not being written is safe for concurrent use.
 type Scalar struct {
 	s goldilocks.Scalar // little-endian, reduced mod q
 }

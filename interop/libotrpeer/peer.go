@@ -111,6 +111,7 @@ type Peer struct {
 	opts              Options
 	dir               string
 	keyFile           string
+	instagFile        string
 	h                 cgo.Handle
 	us                C.OtrlUserState
 
@@ -201,13 +202,15 @@ func (p *Peer) load() error {
 		return fmt.Errorf("libotrpeer: key file has no key for %q/%q", p.opts.Account, p.opts.Protocol)
 	}
 	if p.opts.InstagFile != "" {
+		p.instagFile = p.opts.InstagFile
 		cf := C.CString(p.opts.InstagFile)
 		defer C.free(unsafe.Pointer(cf))
 		if e := C.otrl_instag_read(p.us, cf); e != 0 {
 			return gcryError("otrl_instag_read", e)
 		}
 	} else {
-		cf := C.CString(filepath.Join(p.dir, "otr.instance_tags"))
+		p.instagFile = filepath.Join(p.dir, "otr.instance_tags")
+		cf := C.CString(p.instagFile)
 		defer C.free(unsafe.Pointer(cf))
 		if e := C.otrl_instag_generate(p.us, cf, p.account, p.protocol); e != 0 {
 			return gcryError("otrl_instag_generate", e)
@@ -571,6 +574,59 @@ func (p *Peer) InstanceTag() uint32 {
 		return 0
 	}
 	return uint32(t.instag)
+}
+
+// InstagFile returns the path of the instance tag file the Peer read or
+// generated; it stays valid until Close when the Peer generated it.
+func (p *Peer) InstagFile() string { return p.instagFile }
+
+// WriteFingerprints writes libotr's fingerprint store (otr.fingerprints:
+// every contact's fingerprint and its trust) to path
+// (otrl_privkey_write_fingerprints).
+func (p *Peer) WriteFingerprints(path string) error {
+	lib.Lock()
+	defer lib.Unlock()
+	if p.us == nil {
+		return errClosed
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	if e := C.otrl_privkey_write_fingerprints(p.us, cp); e != 0 {
+		return gcryError("otrl_privkey_write_fingerprints", e)
+	}
+	return nil
+}
+
+// ReadFingerprints loads a fingerprint store file into the Peer
+// (otrl_privkey_read_fingerprints), as libotr clients do at start.
+func (p *Peer) ReadFingerprints(path string) error {
+	lib.Lock()
+	defer lib.Unlock()
+	if p.us == nil {
+		return errClosed
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	if e := C.otrl_privkey_read_fingerprints(p.us, cp, nil, nil); e != 0 {
+		return gcryError("otrl_privkey_read_fingerprints", e)
+	}
+	return nil
+}
+
+// Trust returns the trust string libotr keeps for the contact's active
+// fingerprint (best instance): "" if untrusted or unknown, "smp" after a
+// successful SMP, or whatever a fingerprint file said.
+func (p *Peer) Trust(contact string) string {
+	lib.Lock()
+	defer lib.Unlock()
+	if p.us == nil {
+		return ""
+	}
+	c := p.find(contact, InstanceBest)
+	if c == nil || c.active_fingerprint == nil || c.active_fingerprint.trust == nil {
+		return ""
+	}
+	return C.GoString(c.active_fingerprint.trust)
 }
 
 // KeyFile returns the path of the private key file the Peer loaded; it

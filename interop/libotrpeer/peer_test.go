@@ -3,6 +3,7 @@ package libotrpeer
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -215,6 +216,15 @@ func TestSMP(t *testing.T) {
 					t.Errorf("%s events %v, want %v", nd.name, evs, tc.want)
 				}
 			}
+			// libotr trusts the fingerprint after a successful SMP without
+			// a question (the asker's side of one with a question).
+			wantTrust := ""
+			if tc.want == SMPEventSuccess {
+				wantTrust = "smp"
+			}
+			if got := a.p.Trust(b.name); got != wantTrust {
+				t.Errorf("alice's trust in bob %q, want %q", got, wantTrust)
+			}
 		})
 	}
 }
@@ -296,5 +306,35 @@ func TestInstancesOfOneAccount(t *testing.T) {
 	n.send(b2, a.name, "from two")
 	if got := a.take(); len(got) != 1 || got[0].Text != "from two" {
 		t.Errorf("alice got %+v", got)
+	}
+}
+
+func TestFingerprintStore(t *testing.T) {
+	n, a, b := pair(t, Options{}, Options{})
+	secure(t, n, a, b)
+	path := t.TempDir() + "/otr.fingerprints"
+	if err := a.p.WriteFingerprints(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexfp := strings.ToLower(strings.ReplaceAll(b.p.Fingerprint(), " ", ""))
+	// libotr ends the line with a tab and the (empty) trust.
+	want := fmt.Sprintf("%s\t%s\t%s\t%s\t\n", b.name, a.name, "otrgo", hexfp)
+	if !strings.Contains(string(data), want) {
+		t.Errorf("fingerprint file %q, want the line %q", data, want)
+	}
+	// A fresh peer of the same account reads it back.
+	c := newPeer(t, Options{Account: a.name, KeyFile: a.p.KeyFile()})
+	if err := c.ReadFingerprints(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Contexts(b.name); len(got) != 1 {
+		t.Errorf("contexts after reading the store: %+v, want the master", got)
+	}
+	if got := a.p.InstagFile(); got == "" {
+		t.Error("no instance tag file")
 	}
 }

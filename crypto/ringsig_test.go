@@ -232,3 +232,73 @@ func TestRingSignRoundTrip(t *testing.T) {
 		t.Errorf("RingSign with an empty reader: no error")
 	}
 }
+
+// TestRingSigDAKEVectors reproduces the Auth-R and Auth-I ring signatures of
+// dake.json byte for byte from the recorded secrets and random draws.
+func TestRingSigDAKEVectors(t *testing.T) {
+	type party struct {
+		IdentitySecretKey vectors.Hex `json:"identity_secret_key"`
+	}
+	var f struct {
+		Parties struct {
+			Bob   party `json:"bob"`
+			Alice party `json:"alice"`
+		} `json:"parties"`
+		AuthR struct {
+			T     vectors.Hex   `json:"t"`
+			A1    vectors.Hex   `json:"ring_A1_F_b"`
+			A2    vectors.Hex   `json:"ring_A2_H_a"`
+			A3    vectors.Hex   `json:"ring_A3_Y"`
+			Draws []vectors.Hex `json:"ring_random_draws"`
+			Sigma vectors.Hex   `json:"sigma"`
+		} `json:"auth_r"`
+		AuthI struct {
+			T     vectors.Hex   `json:"t"`
+			A1    vectors.Hex   `json:"ring_A1_H_b"`
+			A2    vectors.Hex   `json:"ring_A2_F_a"`
+			A3    vectors.Hex   `json:"ring_A3_X"`
+			Draws []vectors.Hex `json:"ring_random_draws"`
+			Sigma vectors.Hex   `json:"sigma"`
+		} `json:"auth_i"`
+	}
+	vectors.Load(t, "otrv4/dake.json", &f)
+	cases := []struct {
+		name       string
+		seed       []byte
+		a1, a2, a3 []byte
+		m          []byte
+		draws      []vectors.Hex
+		sigma      []byte
+	}{
+		{"auth_r", f.Parties.Alice.IdentitySecretKey, f.AuthR.A1, f.AuthR.A2, f.AuthR.A3, f.AuthR.T, f.AuthR.Draws, f.AuthR.Sigma},
+		{"auth_i", f.Parties.Bob.IdentitySecretKey, f.AuthI.A1, f.AuthI.A2, f.AuthI.A3, f.AuthI.T, f.AuthI.Draws, f.AuthI.Sigma},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := NewEdDSAPrivateKey(tc.seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := k.SecretScalar()
+			A1, A2, A3 := v4MustPoint(t, tc.a1), v4MustPoint(t, tc.a2), v4MustPoint(t, tc.a3)
+			var stream []byte
+			for _, d := range tc.draws {
+				stream = append(stream, d...)
+			}
+			sig, err := RingSign(bytes.NewReader(stream), &a, A1, A2, A3, tc.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := sig.Bytes(); !bytes.Equal(b[:], tc.sigma) {
+				t.Errorf("sigma = %x, want %x", b, tc.sigma)
+			}
+			parsed, err := ParseRingSignature(tc.sigma)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !RingVerify(A1, A2, A3, &parsed, tc.m) {
+				t.Errorf("RingVerify(recorded sigma) = false")
+			}
+		})
+	}
+}

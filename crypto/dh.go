@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 
 	"filippo.io/bigmod"
 )
@@ -48,6 +49,12 @@ func otr3G() *bigmod.Nat {
 	return otr3MustNat([]byte{2}, otr3P)
 }
 
+// otr3GTable returns the comb table for g = 2 and 320-bit exponents, built
+// on first use (about 400 KiB, a few milliseconds).
+var otr3GTable = sync.OnceValue(func() *fixedBase {
+	return newFixedBase(otr3G(), otr3P, 8*dhSecretLen, 5)
+})
+
 // ErrInvalidDHKey is returned for a Diffie-Hellman public value that is not
 // a minimal encoding of an element of the order-q subgroup in [2, p-2].
 var ErrInvalidDHKey = errors.New("crypto: invalid OTR3 Diffie-Hellman public value")
@@ -84,7 +91,7 @@ func GenerateDHKey(rand io.Reader) (*DHPrivateKey, error) {
 			break
 		}
 	}
-	y := bigmod.NewNat().Exp(otr3G(), k.x[:], otr3P)
+	y := otr3GTable().exp(k.x[:])
 	k.pub = otr3Bytes(y, otr3P)
 	return k, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 
 	"filippo.io/bigmod"
 )
@@ -130,7 +131,11 @@ func (k *DSAPublicKey) Check() error {
 	}
 	one := big.NewInt(1)
 	pm1 := new(big.Int).Sub(p, one)
-	if new(big.Int).Mod(pm1, q).Sign() != 0 || !q.ProbablyPrime(20) {
+	// ProbablyPrime(0) is the Baillie-PSW test alone: no composite is known
+	// to pass it, and it costs a fraction of 20 Miller-Rabin rounds on
+	// every AKE. The key is the peer's own identity: a weak one harms only
+	// its owner, so this check is about sanity, not a security boundary.
+	if new(big.Int).Mod(pm1, q).Sign() != 0 || !q.ProbablyPrime(0) {
 		return ErrInvalidDSAKey
 	}
 	for _, v := range []*big.Int{g, y} {
@@ -158,6 +163,18 @@ type DSAPrivateKey struct {
 	qMinus2 []byte
 	x       [dsaQLen]byte // big-endian, zero-padded
 	wiped   bool
+
+	gOnce sync.Once
+	gTab  *fixedBase // comb table for g^k, built on the first Sign
+}
+
+// gTable returns the comb table for the key's generator and 160-bit
+// exponents (about 130 KiB).
+func (k *DSAPrivateKey) gTable() *fixedBase {
+	k.gOnce.Do(func() {
+		k.gTab = newFixedBase(otr3MustNat(k.pub.G, k.p), k.p, 8*dsaQLen, 5)
+	})
+	return k.gTab
 }
 
 // GenerateDSAKey generates a new OTR3 DSA key (L = 1024, N = 160): domain
@@ -333,7 +350,7 @@ func (k *DSAPrivateKey) Sign(rand io.Reader, msg []byte) ([]byte, error) {
 	}
 	msgHash := sha512.Sum512(msg)
 	z := otr3ReduceBytes(msg, k.q)
-	g := otr3MustNat(k.pub.G, k.p)
+	gt := k.gTable()
 	var ctr [4]byte
 	for i := range uint32(64) {
 		binary.BigEndian.PutUint32(ctr[:], i)
@@ -351,7 +368,7 @@ func (k *DSAPrivateKey) Sign(rand io.Reader, msg []byte) ([]byte, error) {
 			continue
 		}
 		kb := kn.Bytes(k.q)
-		gk := bigmod.NewNat().Exp(g, kb, k.p)
+		gk := gt.exp(kb)
 		clear(kb)
 		r := bigmod.NewNat().Mod(gk, k.q)
 		otr3WipeNat(gk)

@@ -1,0 +1,69 @@
+package crypto
+
+import (
+	"bytes"
+	"math/big"
+	mrand "math/rand/v2"
+	"testing"
+
+	"filippo.io/bigmod"
+)
+
+// TestFixedBase compares the comb against math/big's Exp.
+func TestFixedBase(t *testing.T) {
+	r := mrand.NewChaCha8([32]byte{9})
+	for _, tc := range []struct {
+		name string
+		p    *big.Int
+		g    int64
+		bits int
+		w    uint
+	}{
+		{"otr3-w5", otr3PBig, 2, 320, 5},
+		{"otr3-w4", otr3PBig, 2, 64, 4},
+		{"small", big.NewInt(1000003), 5, 20, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := otr3Modulus(tc.p)
+			g := otr3MustNat(big.NewInt(tc.g).Bytes(), m)
+			f := newFixedBase(g, m, tc.bits, tc.w)
+			for i := range 50 {
+				e := make([]byte, (tc.bits+7)/8)
+				r.Read(e)
+				switch i {
+				case 0:
+					clear(e)
+				case 1:
+					for j := range e {
+						e[j] = 0xff
+					}
+				}
+				if extra := len(e)*8 - tc.bits; extra > 0 {
+					e[0] &= 0xff >> extra
+				}
+				got := f.exp(e).Bytes(m)
+				want := new(big.Int).Exp(big.NewInt(tc.g), new(big.Int).SetBytes(e), tc.p)
+				if !bytes.Equal(new(big.Int).SetBytes(got).Bytes(), want.Bytes()) {
+					t.Fatalf("g^%x: got %x, want %x", e, got, want)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkFixedBaseOTR3(b *testing.B) {
+	e := make([]byte, dhSecretLen)
+	e[3] = 7
+	otr3GTable()
+	for b.Loop() {
+		otr3GTable().exp(e)
+	}
+}
+
+func BenchmarkExpOTR3(b *testing.B) {
+	e := make([]byte, dhSecretLen)
+	e[3] = 7
+	for b.Loop() {
+		bigmod.NewNat().Exp(otr3G(), e, otr3P)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/otrgo/otr/ake3"
 	otrencoding "github.com/otrgo/otr/encoding"
@@ -156,7 +157,7 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 	case otrencoding.MsgDHCommit, otrencoding.MsgDHKey, otrencoding.MsgRevealSig, otrencoding.MsgSig:
 		return s.receiveAKE(o, h, body)
 	case otrencoding.MsgData:
-		return s.receiveData(o, h, body)
+		return s.receiveData(o, h, payload, body)
 	}
 	return &ProtocolError{Version: 3, Step: "message type", Err: ErrMalformed}
 }
@@ -258,7 +259,7 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 }
 
 // otr3.md, "Receiving a Data Message".
-func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
+func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte) error {
 	var m otrencoding.DataMessage
 	if err := m.Unmarshal(body); err != nil {
 		return &ProtocolError{Version: 3, MsgType: "data", Step: "parse", Err: ErrMalformed}
@@ -274,7 +275,11 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
 	if in == nil || in.status != Encrypted {
 		return unreadable("state", ErrNotEncrypted)
 	}
-	dec, err := in.keys.Decrypt(h, &m)
+	// The MAC covers the message as received, from the header through the
+	// encrypted message: the parse is exact, so that is all but the MAC and
+	// the old MAC keys at the end.
+	auth := payload[:len(payload)-20-4-len(m.OldMACKeys)]
+	dec, err := in.keys.Decrypt(auth, &m)
 	switch {
 	case errors.Is(err, keys3.ErrBadMAC):
 		return unreadable("MAC", ErrBadMAC)
@@ -311,7 +316,11 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, body []byte) error {
 		}
 	}
 	if len(text) > 0 || len(rest) > 0 {
-		o.event(MessageEvent{Instance: in.tag, Text: strings.ToValidUTF8(string(text), "\uFFFD"), TLVs: rest})
+		str := string(text)
+		if !utf8.ValidString(str) {
+			str = strings.ToValidUTF8(str, "\uFFFD")
+		}
+		o.event(MessageEvent{Instance: in.tag, Text: str, TLVs: rest})
 	}
 	if finished {
 		in.wipeKeys()

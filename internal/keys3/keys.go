@@ -157,9 +157,12 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 	m.EncryptedMessage = make([]byte, len(plaintext))
 	otrcrypto.AESCTR(p.sendAES[:], m.Counter, m.EncryptedMessage, plaintext)
 	h.Type = otrencoding.MsgData
-	auth := m.AuthenticatedPart(h)
-	m.MAC = otrcrypto.HMACSHA1(p.sendMAC[:], auth)
+	// Marshal once with a zero MAC, then fill the MAC in over the
+	// authenticated prefix (header through encrypted message).
 	out := otrencoding.Marshal(h, &m)
+	authLen := len(out) - len(m.MAC) - 4 - len(m.OldMACKeys)
+	mac := otrcrypto.HMACSHA1(p.sendMAC[:], out[:authLen])
+	copy(out[authLen:], mac[:])
 	s.oldMACKeys = nil
 	return out, extraKey(p.secbytes), nil
 }
@@ -170,9 +173,11 @@ type Decrypted struct {
 	ExtraKey  [32]byte // extra symmetric key of the key pair that protected it
 }
 
-// Decrypt verifies and decrypts a data message (h, m), otr3.md "When you
-// receive a Data Message". The state changes only if everything verified.
-func (s *State) Decrypt(h otrencoding.Header, m *otrencoding.DataMessage) (Decrypted, error) {
+// Decrypt verifies and decrypts a data message m, whose authenticated part
+// (header through encrypted message, as received) is auth; otr3.md "When
+// you receive a Data Message". The state changes only if everything
+// verified.
+func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, error) {
 	if s.ours[0] == nil {
 		return Decrypted{}, ErrWiped
 	}
@@ -206,7 +211,7 @@ func (s *State) Decrypt(h otrencoding.Header, m *otrencoding.DataMessage) (Decry
 			p.wipe()
 		}
 	}
-	mac := otrcrypto.HMACSHA1(p.recvMAC[:], m.AuthenticatedPart(h))
+	mac := otrcrypto.HMACSHA1(p.recvMAC[:], auth)
 	if !otrcrypto.Equal(mac[:], m.MAC[:]) {
 		discard()
 		return Decrypted{}, ErrBadMAC

@@ -356,6 +356,16 @@ func TestFragmentation150(t *testing.T) {
 			}
 			r.checkSecure(0)
 			r.exchange(0, 10)
+			big := strings.Repeat("large fragmented message ✓ ", 800) // ~22 KB
+			r.fromUs(r.us.sess.Send(0, big))
+			if got := r.them[0].take(); len(got) != 1 || got[0].Text != big {
+				t.Errorf("libotr did not reassemble our %d-byte message", len(big))
+			}
+			msgs, err := r.them[0].p.Send(ourName, big)
+			r.fromThem(0, msgs, err)
+			if ms := messages(r.takeEvents()); len(ms) != 1 || ms[0].Text != big {
+				t.Errorf("we did not reassemble libotr's %d-byte message; errors %v", len(big), r.us.errs)
+			}
 			var frags [2]int
 			for _, w := range r.wires {
 				if len(w.text) > mms {
@@ -654,4 +664,134 @@ func TestExpire(t *testing.T) {
 	r.fromUs(r.us.sess.Start())
 	r.checkSecure(0)
 	r.exchange(0, 2)
+}
+
+// A second AKE on an encrypted session (either side asks again) leaves both
+// sides encrypted with fresh keys that work.
+func TestReAKE(t *testing.T) {
+	for _, asker := range []string{"us", "libotr"} {
+		t.Run(asker, func(t *testing.T) {
+			r := newRelay(t, setup{})
+			r.fromUs(r.us.sess.Start())
+			r.exchange(0, 4)
+			old := r.them[0].p.SSID(ourName)
+			r.takeEvents()
+			if asker == "us" {
+				r.fromUs(r.us.sess.Start())
+			} else {
+				r.fromThem(0, []string{r.them[0].p.Query()}, nil)
+			}
+			r.checkSecure(0)
+			var secured bool
+			for _, e := range r.takeEvents() {
+				if s, ok := e.(otr.SecureEvent); ok {
+					secured = true
+					if !s.Refreshed {
+						t.Errorf("second SecureEvent %v, want Refreshed", s)
+					}
+				}
+			}
+			if !secured {
+				t.Error("no SecureEvent for the second AKE")
+			}
+			if bytes.Equal(old, r.them[0].p.SSID(ourName)) {
+				t.Error("the SSID did not change with the new AKE")
+			}
+			r.noErrors()
+			r.exchange(0, 4)
+		})
+	}
+}
+
+// Both sides ask at the same time: the crossed D-H Commits resolve to one
+// session.
+func TestSimultaneousStart(t *testing.T) {
+	r := newRelay(t, setup{})
+	res, err := r.us.sess.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := []wire{{from: r.them[0].p.InstanceTag(), text: r.them[0].p.Query()}}
+	for _, m := range res.Send {
+		q = append(q, wire{fromUs: true, text: m.Text})
+	}
+	r.run(q)
+	r.checkSecure(0)
+	r.noErrors()
+	r.exchange(0, 4)
+}
+
+// We lose our state (a restart without persisted sessions) while libotr is
+// encrypted: our error message makes libotr ask for a new AKE
+// (ERROR_START_AKE), after which the conversation goes on. (libotr 4.1.1
+// does not resend the lost message: it marks the master context for
+// retransmission, while the message was stored on the instance's context.)
+func TestRecoveryAfterOurRestart(t *testing.T) {
+	r := newRelay(t, setup{})
+	r.fromUs(r.us.sess.Start())
+	r.exchange(0, 2)
+	tag := r.us.acct.InstanceTag()
+	acct, err := otr.NewAccount(ourName, keysForUs(t), &memoryHostWithTag{tag: tag}, &otr.Options{Rand: seeded(8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.us.acct, r.us.sess = acct, acct.Session(theirName)
+
+	msgs, err := r.them[0].p.Send(ourName, "lost message")
+	r.fromThem(0, msgs, err)
+	r.checkSecure(0)
+	if ms := messages(r.takeEvents()); len(ms) != 0 {
+		t.Errorf("we delivered %v from a message we had no keys for", ms)
+	}
+	// Expected on the way: we could not read the first message, and libotr
+	// got our error message.
+	var unreadable bool
+	for _, s := range r.us.trouble {
+		unreadable = unreadable || strings.Contains(s, "unreadable")
+	}
+	if !unreadable {
+		t.Errorf("our trouble %q, want the unreadable message", r.us.trouble)
+	}
+	r.us.trouble = nil
+	r.us.errs = nil
+	var gotErr bool
+	for _, e := range r.them[0].p.Events() {
+		gotErr = gotErr || e.Msg == libotrpeer.MsgEventRcvdMsgGeneralErr
+	}
+	if !gotErr {
+		t.Error("libotr saw no error message from us")
+	}
+	r.exchange(0, 3)
+}
+
+// memoryHostWithTag is a MemoryHost that already stored an instance tag.
+type memoryHostWithTag struct {
+	otr.MemoryHost
+	tag uint32
+}
+
+func (h *memoryHostWithTag) InstanceTag() (uint32, error) { return h.tag, nil }
+
+// With libotr allowing only version 2 there is no common version: nothing
+// starts, nothing breaks, plaintext still flows.
+func TestNoCommonVersion(t *testing.T) {
+	r := newRelay(t, setup{theirPolicy: libotrpeer.PolicyAllowV2 | libotrpeer.PolicySendWhitespaceTag | libotrpeer.PolicyWhitespaceStartAKE})
+	r.fromUs(r.us.sess.Start())
+	r.fromThem(0, []string{r.them[0].p.Query()}, nil)
+	msgs, err := r.them[0].p.Send(ourName, "plain hello")
+	r.fromThem(0, msgs, err)
+	r.fromUs(r.us.sess.Send(0, "plain reply"))
+	if r.them[0].p.Secure(ourName) || r.us.sess.Status(0) != otr.Plaintext {
+		t.Fatal("a session started without a common version")
+	}
+	var plain bool
+	for _, e := range r.takeEvents() {
+		if p, ok := e.(otr.PlaintextEvent); ok && p.Text == "plain hello" {
+			plain = true
+		}
+	}
+	if got := r.them[0].take(); !plain || len(got) != 1 || got[0].Text != "plain reply" {
+		t.Errorf("plaintext: we saw it %v; libotr delivered %+v", plain, got)
+	}
+	r.noErrors()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"golang.org/x/crypto/cryptobyte"
+
 	"github.com/otrgo/otr/internal/vectors"
 )
 
@@ -30,5 +32,48 @@ func FuzzParseClientProfile(f *testing.F) {
 			t.Fatalf("re-encoding differs")
 		}
 		_ = p.Validate(p.InstanceTag(), profileNow)
+	})
+}
+
+// FuzzParseDAKEMessage: no panic; an accepted body marshals back to its
+// input. The first byte picks the message type.
+func FuzzParseDAKEMessage(f *testing.F) {
+	var file struct {
+		Identity struct {
+			Encoded vectors.Hex `json:"encoded"`
+		} `json:"identity_message"`
+		AuthR struct {
+			Encoded vectors.Hex `json:"encoded"`
+		} `json:"auth_r"`
+		AuthI struct {
+			Encoded vectors.Hex `json:"encoded"`
+		} `json:"auth_i"`
+	}
+	vectors.Load(f, "otrv4/dake.json", &file)
+	f.Add(append([]byte{0}, file.Identity.Encoded[11:]...))
+	f.Add(append([]byte{1}, file.AuthR.Encoded[11:]...))
+	f.Add(append([]byte{2}, file.AuthI.Encoded[11:]...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) == 0 {
+			return
+		}
+		var m interface{ Marshal(*cryptobyte.Builder) }
+		var err error
+		switch in[0] % 3 {
+		case 0:
+			m, err = ParseIdentityMessage(in[1:])
+		case 1:
+			m, err = ParseAuthRMessage(in[1:])
+		default:
+			m, err = ParseAuthIMessage(in[1:])
+		}
+		if err != nil {
+			return
+		}
+		var b cryptobyte.Builder
+		m.Marshal(&b)
+		if !bytes.Equal(b.BytesOrPanic(), in[1:]) {
+			t.Fatalf("re-encoding differs")
+		}
 	})
 }

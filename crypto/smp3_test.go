@@ -251,3 +251,12 @@ func BenchmarkSMP3ParseElement(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSMP3BaseExp measures g1^x with the comb table.
+func BenchmarkSMP3BaseExp(b *testing.B) {
+	x := otr3TestExp(b, 37)
+	SMP3BaseExp(x) // build the table outside the loop
+	for b.Loop() {
+		SMP3BaseExp(x)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	otrcrypto "github.com/otrgo/otr/crypto"
 )
 
 func testRand3(seed byte) *rand.ChaCha8 {
@@ -565,5 +567,38 @@ func BenchmarkSMP3Run(b *testing.B) {
 		if tr := run3(b, r, &alice, &bob, secret, secret, ""); tr.alice != Succeeded {
 			b.Fatal(tr.alice)
 		}
+	}
+}
+
+// TestSMP3ZeroExponentResponder: Mallory answers with b2 = 0, so g2b = 1
+// with a valid proof, g2 = 1 and Qb = g1^r4 independent of any secret
+// (attacks.md S1). Without the range check Alice would succeed; she must
+// see Cheated.
+func TestSMP3ZeroExponentResponder(t *testing.T) {
+	r := testRand3(93)
+	secret := Secret3(fpA3, fpB3, ssid3, []byte("Alice's secret"))
+	var alice SMP3
+	_, m1, err := alice.Start(r, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := parseMPIs3(m1, 6)
+	g3a, err := otrcrypto.ParseSMP3Element(v[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := otrcrypto.NewSMP3Secret(nil)
+	c2, d2, _ := otrcrypto.SMP3ProveLog(r, 3, zero)
+	b3, _ := otrcrypto.GenerateSMP3Exponent(r)
+	r4, _ := otrcrypto.GenerateSMP3Exponent(r)
+	c3, d3, _ := otrcrypto.SMP3ProveLog(r, 4, b3)
+	g2 := g3a.Exp(zero) // 1
+	g3 := g3a.Exp(b3)
+	pb, qb := g3.Exp(r4), otrcrypto.SMP3BaseExp(r4)
+	cP, d5, d6, _ := otrcrypto.SMP3ProvePQ(r, 5, g2, g3, r4, zero)
+	m2 := appendMPIs3(nil, []byte{1}, c2, d2, otrcrypto.SMP3BaseExp(b3).Bytes(), c3, d3, pb.Bytes(), qb.Bytes(), cP, d5, d6)
+	out, err := alice.Receive(r, TypeMsg2, m2)
+	if err != nil || out.Result != Cheated || out.Reply == nil || out.Reply.Type != TypeAbort {
+		t.Errorf("Receive(m2 with g2b = 1) = %+v, %v; want Cheated and an abort", out, err)
 	}
 }

@@ -795,3 +795,26 @@ func TestNoCommonVersion(t *testing.T) {
 	}
 	r.noErrors()
 }
+
+// libotr's whitespace-tagged plaintext makes us start the AKE
+// (WHITESPACE_START_AKE in our default policy).
+func TestLibotrWhitespaceTag(t *testing.T) {
+	r := newRelay(t, setup{})
+	msgs, err := r.them[0].p.Send(ourName, "hello from libotr")
+	if err != nil || len(msgs) != 1 || !strings.HasPrefix(msgs[0], "hello from libotr \t  \t\t\t\t \t \t \t  ") {
+		t.Fatalf("libotr Send = %q, %v; want a tagged plaintext", msgs, err)
+	}
+	r.fromThem(0, msgs, nil)
+	var plain bool
+	for _, e := range r.takeEvents() {
+		if p, ok := e.(otr.PlaintextEvent); ok && p.Text == "hello from libotr" {
+			plain = true
+		}
+	}
+	if !plain {
+		t.Error("the tagged plaintext was not shown without its tag")
+	}
+	r.checkSecure(0)
+	r.noErrors()
+	r.exchange(0, 3)
+}

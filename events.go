@@ -111,16 +111,21 @@ type UnreadableEvent struct {
 	Instance uint32
 }
 
-func (PlaintextEvent) isEvent()   {}
-func (UnencryptedEvent) isEvent() {}
-func (MessageEvent) isEvent()     {}
-func (SecureEvent) isEvent()      {}
-func (FinishedEvent) isEvent()    {}
-func (EndedEvent) isEvent()       {}
-func (ErrorEvent) isEvent()       {}
-func (UnreadableEvent) isEvent()  {}
-func (ExtraKeyEvent) isEvent()    {}
-func (FingerprintEvent) isEvent() {}
+func (PlaintextEvent) isEvent()    {}
+func (UnencryptedEvent) isEvent()  {}
+func (MessageEvent) isEvent()      {}
+func (SecureEvent) isEvent()       {}
+func (FinishedEvent) isEvent()     {}
+func (EndedEvent) isEvent()        {}
+func (ErrorEvent) isEvent()        {}
+func (UnreadableEvent) isEvent()   {}
+func (ExtraKeyEvent) isEvent()     {}
+func (SMPQuestionEvent) isEvent()  {}
+func (SMPProgressEvent) isEvent()  {}
+func (SMPSucceededEvent) isEvent() {}
+func (SMPFailedEvent) isEvent()    {}
+func (SMPAbortedEvent) isEvent()   {}
+func (FingerprintEvent) isEvent()  {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -155,6 +160,65 @@ func (e ExtraKeyEvent) String() string {
 func (e ErrorEvent) String() string { return fmt.Sprintf("error from contact %q", e.Text) }
 func (e UnreadableEvent) String() string {
 	return fmt.Sprintf("unreadable encrypted message (%08x)", e.Instance)
+}
+
+// SMPQuestionEvent: the contact started SMP; ask the user for the secret
+// (showing Question if HasQuestion) and call [Session.AnswerSMP], or
+// [Session.AbortSMP].
+type SMPQuestionEvent struct {
+	Instance    uint32
+	Question    string // truncated, control characters stripped
+	HasQuestion bool
+}
+
+// SMPProgressEvent: an SMP run advanced by one message.
+type SMPProgressEvent struct {
+	Instance uint32
+}
+
+// SMPSucceededEvent: both users know the same secret. Fingerprint is the
+// contact's fingerprint that this run authenticated.
+type SMPSucceededEvent struct {
+	Instance    uint32
+	Fingerprint Fingerprint
+}
+
+// SMPFailedEvent: the secrets differ, or (Protocol) the contact's messages
+// were invalid or out of order and the run was aborted.
+type SMPFailedEvent struct {
+	Instance uint32
+	Protocol bool
+}
+
+// SMPAbortedEvent: the run was aborted, by us or (ByContact) by the contact.
+type SMPAbortedEvent struct {
+	Instance  uint32
+	ByContact bool
+}
+
+func (e SMPQuestionEvent) String() string {
+	if e.HasQuestion {
+		return fmt.Sprintf("SMP request from %08x: %q", e.Instance, e.Question)
+	}
+	return fmt.Sprintf("SMP request from %08x", e.Instance)
+}
+func (e SMPProgressEvent) String() string {
+	return fmt.Sprintf("SMP in progress with %08x", e.Instance)
+}
+func (e SMPSucceededEvent) String() string {
+	return fmt.Sprintf("SMP succeeded with %08x: fingerprint %s verified", e.Instance, e.Fingerprint)
+}
+func (e SMPFailedEvent) String() string {
+	if e.Protocol {
+		return fmt.Sprintf("SMP with %08x aborted: invalid message", e.Instance)
+	}
+	return fmt.Sprintf("SMP failed with %08x: secrets differ", e.Instance)
+}
+func (e SMPAbortedEvent) String() string {
+	if e.ByContact {
+		return fmt.Sprintf("SMP aborted by %08x", e.Instance)
+	}
+	return fmt.Sprintf("SMP with %08x aborted", e.Instance)
 }
 
 // maxPeerText bounds peer-supplied text shown in events.

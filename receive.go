@@ -10,6 +10,7 @@ import (
 	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/fragment"
 	"github.com/otrgo/otr/internal/keys3"
+	"github.com/otrgo/otr/smp"
 )
 
 // unreadableText is the error message returned for a data message we cannot
@@ -237,6 +238,7 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 	refreshed := in.status == Encrypted
 	in.wipeKeys()
 	in.keys = ks
+	in.smp = new(smp.SMP3)
 	in.status = Encrypted
 	now := s.acct.now()
 	in.lastSent, in.lastActive = now, now
@@ -306,6 +308,13 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 		case otrencoding.TLVPadding:
 		case otrencoding.TLVDisconnected:
 			finished = true
+		case otrencoding.TLVSMP1, otrencoding.TLVSMP2, otrencoding.TLVSMP3, otrencoding.TLVSMP4, otrencoding.TLVSMPAbort, otrencoding.TLVSMP1Q:
+			if finished {
+				continue
+			}
+			if err := s.receiveSMP(o, in, t); err != nil {
+				return err
+			}
 		case otrencoding.TLVExtraSymKey:
 			if len(t.Value) < 4 {
 				continue

@@ -13,6 +13,7 @@ import (
 	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/fragment"
 	"github.com/otrgo/otr/internal/keys3"
+	"github.com/otrgo/otr/smp"
 )
 
 // Session is the conversation with one contact, over all of the contact's
@@ -47,6 +48,7 @@ type instance struct {
 	theirKey      *otrcrypto.DSAPublicKey
 	ssid          SSID
 	sentRevealSig bool
+	smp           *smp.SMP3
 	lastSent      time.Time // last data message sent
 	lastActive    time.Time // last data message sent or received
 }
@@ -55,6 +57,10 @@ func (in *instance) wipeKeys() {
 	if in.keys != nil {
 		in.keys.Wipe()
 		in.keys = nil
+	}
+	if in.smp != nil {
+		in.smp.Wipe()
+		in.smp = nil
 	}
 }
 

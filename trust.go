@@ -12,6 +12,12 @@ func (a *Account) checkTrust(contact string, res *Result) {
 		return
 	}
 	for i := 0; i < len(res.Events); i++ {
+		if ev, ok := res.Events[i].(SMPSucceededEvent); ok {
+			if err := th.SetTrust(contact, ev.Fingerprint, SMPVerified); err != nil {
+				a.log.Warn("otr: trust store", "err", err)
+			}
+			continue
+		}
 		ev, ok := res.Events[i].(SecureEvent)
 		if !ok {
 			continue

@@ -1,0 +1,119 @@
+package otr
+
+import (
+	"errors"
+
+	otrencoding "github.com/otrgo/otr/encoding"
+	"github.com/otrgo/otr/smp"
+)
+
+// The Socialist Millionaires' Protocol (otr3.md, "Socialist Millionaires'
+// Protocol"): both users prove they know the same secret without revealing
+// it; success authenticates the contact's fingerprint. The API is
+// asynchronous: StartSMP sends the first message; the contact's client
+// returns an SMPQuestionEvent, its user answers with AnswerSMP; results
+// arrive as events.
+
+// StartSMP starts an SMP run on the instance (0: current) with the user's
+// secret and an optional question shown to the contact.
+func (s *Session) StartSMP(instanceTag uint32, secret []byte, question string) (Result, error) {
+	return s.call(func(o *out) error {
+		in, err := s.smpInstance(instanceTag)
+		if err != nil {
+			return err
+		}
+		ours, theirs := s.fingerprints(in)
+		sec := smp.Secret3(ours, theirs, in.ssid, secret)
+		t, payload, err := in.smp.Start(s.acct.rand, sec, question)
+		if errors.Is(err, smp.ErrInProgress) {
+			return ErrSMPInProgress
+		}
+		if err != nil {
+			return err
+		}
+		return s.sendSMP(o, in, t, payload)
+	})
+}
+
+// AnswerSMP answers the contact's SMP request (announced by an
+// SMPQuestionEvent) on the instance (0: current) with the user's secret.
+func (s *Session) AnswerSMP(instanceTag uint32, secret []byte) (Result, error) {
+	return s.call(func(o *out) error {
+		in, err := s.smpInstance(instanceTag)
+		if err != nil {
+			return err
+		}
+		ours, theirs := s.fingerprints(in)
+		sec := smp.Secret3(theirs, ours, in.ssid, secret)
+		t, payload, err := in.smp.Answer(s.acct.rand, sec)
+		if err != nil {
+			return &ProtocolError{Version: 3, MsgType: "SMP", Step: "answer", Err: ErrUnexpectedMessage}
+		}
+		return s.sendSMP(o, in, t, payload)
+	})
+}
+
+// AbortSMP aborts the SMP run on the instance (0: current) and tells the
+// contact.
+func (s *Session) AbortSMP(instanceTag uint32) (Result, error) {
+	return s.call(func(o *out) error {
+		in, err := s.smpInstance(instanceTag)
+		if err != nil {
+			return err
+		}
+		t, payload := in.smp.Abort()
+		o.event(SMPAbortedEvent{Instance: in.tag})
+		return s.sendSMP(o, in, t, payload)
+	})
+}
+
+func (s *Session) smpInstance(tag uint32) (*instance, error) {
+	in, err := s.outgoing(tag)
+	if err != nil {
+		return nil, err
+	}
+	if in == nil || in.status != Encrypted {
+		return nil, ErrNotEncrypted
+	}
+	return in, nil
+}
+
+func (s *Session) fingerprints(in *instance) (ours, theirs [20]byte) {
+	copy(ours[:], s.acct.keys.Fingerprint())
+	theirs = in.theirKey.Fingerprint()
+	return ours, theirs
+}
+
+// sendSMP sends an SMP TLV in an otherwise empty data message flagged
+// IGNORE_UNREADABLE, as libotr does.
+func (s *Session) sendSMP(o *out, in *instance, t uint16, payload []byte) error {
+	tlv := []otrencoding.TLV{{Type: t, Value: payload}}
+	return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, tlv)
+}
+
+// receiveSMP handles one SMP TLV received on in.
+func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
+	outcome, err := in.smp.Receive(s.acct.rand, t.Type, t.Value)
+	if err != nil {
+		return err
+	}
+	switch outcome.Result {
+	case smp.InProgress:
+		o.event(SMPProgressEvent{Instance: in.tag})
+	case smp.NeedSecret:
+		o.event(SMPQuestionEvent{Instance: in.tag, Question: sanitize(outcome.Question), HasQuestion: t.Type == smp.TypeMsg1Q})
+	case smp.Succeeded:
+		fp := in.theirKey.Fingerprint()
+		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: Fingerprint(fp[:])})
+	case smp.Failed:
+		o.event(SMPFailedEvent{Instance: in.tag})
+	case smp.Cheated, smp.Unexpected:
+		o.event(SMPFailedEvent{Instance: in.tag, Protocol: true})
+	case smp.Aborted:
+		o.event(SMPAbortedEvent{Instance: in.tag, ByContact: true})
+	}
+	if outcome.Reply != nil {
+		return s.sendSMP(o, in, outcome.Reply.Type, outcome.Reply.Value)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -397,5 +398,25 @@ func TestWritePrivateKeysInvalid(t *testing.T) {
 				t.Errorf("WritePrivateKeys() wrote %d bytes, error %v, want an error and nothing", b.Len(), err)
 			}
 		})
+	}
+}
+
+func BenchmarkReadPrivateKeys(b *testing.B) {
+	file := readTestdata(b, "otr.private_key")
+	for b.Loop() {
+		keys, err := ReadPrivateKeys(bytes.NewReader(file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wipeKeys(keys)
+	}
+}
+
+func BenchmarkWritePrivateKeys(b *testing.B) {
+	keys := testKeys(b)
+	for b.Loop() {
+		if err := WritePrivateKeys(io.Discard, keys); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -18,7 +18,7 @@ const (
 	// maxSexpDepth bounds nesting; a key file needs 4 levels.
 	maxSexpDepth = 8
 	// maxSexpElements bounds the number of lists and values; an account
-	// takes 20.
+	// takes 27.
 	maxSexpElements = 1 << 16
 )
 
@@ -224,7 +224,16 @@ func (p *sexpParser) parseValue() (sexp, error) {
 func (p *sexpParser) parseQuoted() ([]byte, error) {
 	start := p.pos
 	p.pos++
-	var v []byte
+	// The value is no longer than its quoted form: allocating that once
+	// leaves no stray copy of a secret behind a growing slice.
+	end := p.pos
+	for end < len(p.in) && p.in[end] != '"' {
+		if p.in[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	v := make([]byte, 0, min(end, len(p.in))-p.pos)
 	for {
 		if p.pos >= len(p.in) {
 			clear(v)
@@ -234,9 +243,6 @@ func (p *sexpParser) parseQuoted() ([]byte, error) {
 		p.pos++
 		switch c {
 		case '"':
-			if v == nil {
-				v = []byte{}
-			}
 			return v, nil
 		case '\\':
 		default:
@@ -299,7 +305,11 @@ func (p *sexpParser) parseQuoted() ([]byte, error) {
 func (p *sexpParser) parseHex() ([]byte, error) {
 	start := p.pos
 	p.pos++
-	var v []byte
+	end := p.pos
+	for end < len(p.in) && p.in[end] != '#' {
+		end++
+	}
+	v := make([]byte, 0, (end-p.pos)/2) // allocated once, as in parseQuoted
 	var hi byte
 	half := false
 	for {
@@ -330,9 +340,6 @@ func (p *sexpParser) parseHex() ([]byte, error) {
 	if half {
 		clear(v)
 		return nil, sexpErr(start, "odd number of hex digits")
-	}
-	if v == nil {
-		v = []byte{}
 	}
 	return v, nil
 }

@@ -137,6 +137,9 @@ func (r *relay) libotrEvents(i int) []libotrpeer.Event {
 }
 
 func libotrTrouble(e libotrpeer.Event) []string {
+	if e.Kind == libotrpeer.EventSMP && (e.SMP == libotrpeer.SMPEventError || e.SMP == libotrpeer.SMPEventCheated) {
+		return []string{"libotr: " + e.String()}
+	}
 	if e.Kind != libotrpeer.EventMessage {
 		return nil
 	}

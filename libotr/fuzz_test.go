@@ -93,3 +93,30 @@ func FuzzReadInstanceTags(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSexp exercises the S-expression syntax alone, without the slow
+// key validation of FuzzReadPrivateKeys.
+func FuzzParseSexp(f *testing.F) {
+	f.Add([]byte(`(a "x\101\x41\` + "\ny\" #61 62# |YWI=| 3:abc 2\"ab\" (b (c)))"))
+	f.Add([]byte("(privkeys (account (name \"a@b\") (protocol prpl-jabber)))"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, err := parseSexp(in)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("parseSexp() error = %v, want ErrMalformed", err)
+			}
+			return
+		}
+		c := canonical(&s)
+		again, err := parseSexp([]byte(c))
+		if err != nil || canonical(&again) != c {
+			t.Fatalf("parseSexp(%q) = %q, %v, want the same", c, canonical(&again), err)
+		}
+		for _, enc := range []string{"quoted", "hex"} {
+			r := renderSexp(&s, enc)
+			if again, err := parseSexp([]byte(r)); err != nil || canonical(&again) != c {
+				t.Fatalf("parseSexp(%q) = %q, %v, want %q", r, canonical(&again), err, c)
+			}
+		}
+	})
+}

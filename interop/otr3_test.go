@@ -821,3 +821,105 @@ func TestLibotrWhitespaceTag(t *testing.T) {
 	r.noErrors()
 	r.exchange(0, 3)
 }
+
+// Both sides send before either receives (messages cross on the wire), for
+// several rounds: every message is still read.
+func TestCrossingMessages(t *testing.T) {
+	r := newRelay(t, setup{})
+	r.fromUs(r.us.sess.Start())
+	r.checkSecure(0)
+	th := r.them[0]
+	rnd := seeded(3)
+	for round := range 20 {
+		var ours, theirs []string
+		var qo, qt []wire
+		for k := range 1 + rnd.Uint64()%3 {
+			text := fmt.Sprintf("round %d, our message %d", round, k)
+			res, err := r.us.sess.Send(0, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours = append(ours, text)
+			for _, m := range res.Send {
+				qo = append(qo, wire{fromUs: true, text: m.Text})
+			}
+		}
+		for k := range 1 + rnd.Uint64()%3 {
+			text := fmt.Sprintf("round %d, libotr's message %d", round, k)
+			msgs, err := th.p.Send(ourName, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs = append(theirs, text)
+			for _, m := range msgs {
+				qt = append(qt, wire{from: th.p.InstanceTag(), text: m})
+			}
+		}
+		// Merge the two directions at random, each keeping its order.
+		var mixed []wire
+		for len(qo) > 0 && len(qt) > 0 {
+			if rnd.Uint64()%2 == 0 {
+				mixed, qo = append(mixed, qo[0]), qo[1:]
+			} else {
+				mixed, qt = append(mixed, qt[0]), qt[1:]
+			}
+		}
+		mixed = append(append(mixed, qo...), qt...)
+		r.run(mixed)
+		var gotTheirs []string
+		for _, m := range messages(r.takeEvents()) {
+			gotTheirs = append(gotTheirs, m.Text)
+		}
+		var gotOurs []string
+		for _, g := range th.take() {
+			if g.Encrypted {
+				gotOurs = append(gotOurs, g.Text)
+			}
+		}
+		if fmt.Sprint(gotOurs) != fmt.Sprint(ours) || fmt.Sprint(gotTheirs) != fmt.Sprint(theirs) {
+			t.Fatalf("round %d: libotr read %q of %q; we read %q of %q; our errors %v", round, gotOurs, ours, gotTheirs, theirs, r.us.errs)
+		}
+	}
+	r.noErrors()
+}
+
+// Two libotr instances send fragmented messages at once: their fragments
+// interleave on the wire and we reassemble both.
+func TestInterleavedFragmentsFromTwoInstances(t *testing.T) {
+	const mms = 150
+	r := newRelay(t, setup{instances: 2, theirMax: mms})
+	r.fromUs(r.us.sess.Start())
+	r.checkSecure(0)
+	r.checkSecure(1)
+	texts := [2]string{strings.Repeat("first device ", 60), strings.Repeat("second device ", 60)}
+	var frags [2][]string
+	for i := range 2 {
+		msgs, err := r.them[i].p.Send(ourName, texts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) < 3 {
+			t.Fatalf("instance %d sent %d fragments, want several", i, len(msgs))
+		}
+		frags[i] = msgs
+	}
+	var q []wire
+	for k := 0; k < max(len(frags[0]), len(frags[1])); k++ {
+		for i := range 2 {
+			if k < len(frags[i]) {
+				q = append(q, wire{from: r.them[i].p.InstanceTag(), text: frags[i][k]})
+			}
+		}
+	}
+	r.run(q)
+	got := map[uint32]string{}
+	for _, m := range messages(r.takeEvents()) {
+		got[m.Instance] = m.Text
+	}
+	for i := range 2 {
+		if tag := r.them[i].p.InstanceTag(); got[tag] != texts[i] {
+			t.Errorf("from %#x we read %.30q, want %.30q", tag, got[tag], texts[i])
+		}
+	}
+	r.noErrors()
+}

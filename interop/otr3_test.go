@@ -484,6 +484,43 @@ func TestRequireEncryption(t *testing.T) {
 		}
 		r.noErrors()
 	})
+	t.Run("ours, several held", func(t *testing.T) {
+		// The user types three lines before the AKE is done; each Send
+		// emits a query, and all are delivered before the AKE finishes.
+		r := newRelay(t, setup{ourPolicy: otr.AllowV3 | otr.RequireEncryption})
+		texts := []string{secret + " 1", secret + " 2", secret + " 3"}
+		var q []wire
+		for _, text := range texts {
+			res, err := r.us.sess.Send(0, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range res.Send {
+				if strings.Contains(m.Text, secret) {
+					t.Errorf("before the AKE we emit %q", m.Text)
+				}
+				q = append(q, wire{fromUs: true, text: m.Text})
+			}
+		}
+		r.run(q)
+		r.checkSecure(0)
+		for _, w := range r.wires {
+			if w.fromUs && strings.Contains(w.text, secret) {
+				t.Errorf("we emitted the plaintext: %q", w.text)
+			}
+		}
+		var got []string
+		for _, g := range r.them[0].take() {
+			if !g.Encrypted {
+				t.Errorf("libotr delivered %q unencrypted", g.Text)
+			}
+			got = append(got, g.Text)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(texts) {
+			t.Errorf("libotr delivered %q, want %q in order", got, texts)
+		}
+		r.noErrors()
+	})
 	t.Run("libotr's", func(t *testing.T) {
 		r := newRelay(t, setup{theirPolicy: libotrpeer.PolicyAlways})
 		msgs, err := r.them[0].p.Send(ourName, secret)

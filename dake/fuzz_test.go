@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/internal/vectors"
 )
 
@@ -74,6 +75,34 @@ func FuzzParseDAKEMessage(f *testing.F) {
 		m.Marshal(&b)
 		if !bytes.Equal(b.BytesOrPanic(), in[1:]) {
 			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+// FuzzDAKEReceive feeds arbitrary encoded messages to a DAKE in each state:
+// no panic, and a rejected input leaves the state exactly as it was.
+func FuzzDAKEReceive(f *testing.F) {
+	f.Add(byte(0), []byte{0, 4, 0x35, 0, 0, 0x20, 0, 0, 0, 0, 0})
+	f.Add(byte(1), []byte{0, 4, 0x36, 0, 0, 0x20, 0, 0, 0, 0x10, 0})
+	f.Add(byte(2), []byte{0, 4, 0x37, 0, 0, 0x10, 0, 0, 0, 0x20, 0})
+	f.Fuzz(func(t *testing.T, state byte, msg []byte) {
+		d := testParty(t, 0x1000, 1, "bob", "alice")
+		switch state % 3 {
+		case 1:
+			if _, err := d.Start(); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			peer := testParty(t, 0x2000, 2, "alice", "bob")
+			mustReceive(t, d, mustStart(t, peer))
+		}
+		h, body, err := otrencoding.ParseHeader(msg)
+		if err != nil {
+			return
+		}
+		before := snapshot(d)
+		if _, err := d.Receive(h, body, profileNow); err != nil && snapshot(d) != before {
+			t.Fatalf("rejected input changed the state")
 		}
 	})
 }

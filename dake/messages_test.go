@@ -55,7 +55,13 @@ func TestDAKEMessageVectors(t *testing.T) {
 			if got := otrencoding.Marshal(h, m); !bytes.Equal(got, tc.enc) {
 				t.Errorf("Marshal = %x, want %x", got, tc.enc)
 			}
+			// Strict prefixes fail. Each parse of a long body validates
+			// points and DH values (about a millisecond), so long bodies are
+			// sampled: every 13th prefix and the last 64.
 			for n := range len(b) {
+				if len(b) > 400 && n%13 != 0 && n < len(b)-64 {
+					continue
+				}
 				if _, err := tc.parse(b[:n]); !errors.Is(err, otrencoding.ErrMalformed) {
 					t.Fatalf("parse(%d-byte prefix) error = %v", n, err)
 				}

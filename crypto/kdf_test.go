@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"golang.org/x/crypto/chacha20"
+
 	"github.com/otrgo/otr/internal/vectors"
 )
 
@@ -39,6 +41,14 @@ type kdfVectorFile struct {
 		Key     vectors.Hex `json:"extra_symmetric_key"`
 		Derived vectors.Hex `json:"derived_key"`
 	} `json:"extra_symmetric_key_derivation"`
+	ChaCha20 []struct {
+		Comment    string      `json:"comment"`
+		MKEnc      vectors.Hex `json:"mk_enc"`
+		KeyUsed    vectors.Hex `json:"key_used"`
+		Nonce      vectors.Hex `json:"nonce"`
+		Plaintext  vectors.Hex `json:"plaintext"`
+		Ciphertext vectors.Hex `json:"ciphertext"`
+	} `json:"chacha20"`
 	RandomValueInZq []struct {
 		Comment     string      `json:"comment"`
 		RandomBytes vectors.Hex `json:"random_bytes"`
@@ -56,8 +66,8 @@ func v4LoadKDF(t *testing.T) *kdfVectorFile {
 
 // TestKDFVectors runs kdf.json: KDF for every usage ID, HashToScalar,
 // fingerprints, otr4j's extra-symmetric-key derivation (the KDF with the
-// index as usage byte) and the random-scalar derivation. The chacha20
-// entries belong to the data-message layer, not to this package.
+// index as usage byte), the random-scalar derivation, and (as a check of
+// the recorded layout for the data-message layer) ChaCha20 with a zero nonce.
 func TestKDFVectors(t *testing.T) {
 	f := v4LoadKDF(t)
 	for i, v := range f.KDF {
@@ -100,6 +110,22 @@ func TestKDFVectors(t *testing.T) {
 			KDF(got, KDFUsage(v.Index), v.Context, v.Key)
 			if !bytes.Equal(got, v.Derived) {
 				t.Errorf("derived = %x, want %x", got, []byte(v.Derived))
+			}
+		})
+	}
+	for i, v := range f.ChaCha20 {
+		t.Run(fmt.Sprintf("chacha20/%d", i), func(t *testing.T) {
+			if !bytes.Equal(v.KeyUsed, v.MKEnc[:32]) || !bytes.Equal(v.Nonce, make([]byte, 12)) {
+				t.Fatalf("key is not MKenc[0:32] or nonce not zero")
+			}
+			c, err := chacha20.NewUnauthenticatedCipher(v.KeyUsed, v.Nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(v.Plaintext))
+			c.XORKeyStream(got, v.Plaintext)
+			if !bytes.Equal(got, v.Ciphertext) {
+				t.Errorf("ciphertext = %x, want %x", got, []byte(v.Ciphertext))
 			}
 		})
 	}

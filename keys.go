@@ -68,18 +68,28 @@ func ParsePrivateKeys(b []byte) (*PrivateKeys, error) {
 }
 
 // Fingerprint returns the OTR3 fingerprint of the DSA public key.
+// It returns nil for keys without a DSA key.
 func (k *PrivateKeys) Fingerprint() Fingerprint {
+	if k == nil || k.dsa == nil {
+		return nil
+	}
 	fp := k.dsa.Public().Fingerprint()
 	return Fingerprint(fp[:])
 }
 
 // DSAValues returns copies of the DSA parameters and secret x, big-endian,
-// for export to another program's key file. The result is secret.
-func (k *PrivateKeys) DSAValues() (p, q, g, y, x []byte) { return k.dsa.Values() }
+// for export to another program's key file. The result is secret. All are
+// nil for keys without a DSA key.
+func (k *PrivateKeys) DSAValues() (p, q, g, y, x []byte) {
+	if k == nil || k.dsa == nil {
+		return nil, nil, nil, nil, nil
+	}
+	return k.dsa.Values()
+}
 
 // Wipe erases the keys.
 func (k *PrivateKeys) Wipe() {
-	if k.dsa != nil {
+	if k != nil && k.dsa != nil {
 		k.dsa.Wipe()
 	}
 }

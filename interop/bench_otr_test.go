@@ -151,3 +151,21 @@ func BenchmarkLibotrDataMessageOneWay(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOursSMP runs one full SMP (both sides), as BenchmarkLibotrSMP.
+func BenchmarkOursSMP(b *testing.B) {
+	p := newOurPair(b, 1)
+	p.ake()
+	for b.Loop() {
+		res, err := p.a.StartSMP(0, []byte("shared secret"), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.deliver(p.a, p.b, res.Send)
+		res, err = p.b.AnswerSMP(0, []byte("shared secret"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.deliver(p.b, p.a, res.Send)
+	}
+}

@@ -271,5 +271,18 @@ func ErrorMessage(text string) string {
 // EncodeMessage returns payload as an encoded message: "?OTR:", the standard
 // base64 encoding of payload, and ".".
 func EncodeMessage(payload []byte) string {
-	return encodedPrefix + base64.StdEncoding.EncodeToString(payload) + "."
+	// One allocation: base64 straight into the result's buffer.
+	var sb strings.Builder
+	sb.Grow(len(encodedPrefix) + base64.StdEncoding.EncodedLen(len(payload)) + 1)
+	sb.WriteString(encodedPrefix)
+	var chunk [3 * 256]byte
+	var out [4 * 256]byte
+	for len(payload) > 0 {
+		n := copy(chunk[:], payload)
+		payload = payload[n:]
+		base64.StdEncoding.Encode(out[:], chunk[:n])
+		sb.Write(out[:base64.StdEncoding.EncodedLen(n)])
+	}
+	sb.WriteByte('.')
+	return sb.String()
 }

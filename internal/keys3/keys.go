@@ -35,6 +35,10 @@ type pairKeys struct {
 	sendCtr          uint64
 	recvCtr          [8]byte // last counter seen
 	recvMACUsed      bool
+
+	// Keyed once per pair: keying costs more than a short message.
+	sendCipher, recvCipher *otrcrypto.AES128
+	sendHMAC, recvHMAC     *otrcrypto.MACSHA1
 }
 
 func (p *pairKeys) wipe() {
@@ -117,6 +121,8 @@ func (s *State) computePair(i, j int) (*pairKeys, error) {
 	clear(h[:])
 	p.sendMAC = otrcrypto.SHA1(p.sendAES[:])
 	p.recvMAC = otrcrypto.SHA1(p.recvAES[:])
+	p.sendCipher, p.recvCipher = otrcrypto.NewAES128(p.sendAES[:]), otrcrypto.NewAES128(p.recvAES[:])
+	p.sendHMAC, p.recvHMAC = otrcrypto.NewMACSHA1(p.sendMAC[:]), otrcrypto.NewMACSHA1(p.recvMAC[:])
 	return p, nil
 }
 
@@ -154,14 +160,22 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 	for k := range 8 {
 		m.Counter[k] = byte(p.sendCtr >> (56 - 8*k))
 	}
-	m.EncryptedMessage = make([]byte, len(plaintext))
-	otrcrypto.AESCTR(p.sendAES[:], m.Counter, m.EncryptedMessage, plaintext)
-	h.Type = otrencoding.MsgData
-	// Marshal once with a zero MAC, then fill the MAC in over the
+	// Marshal once, with the plaintext in place of the ciphertext and a
+	// zero MAC; then encrypt in place and fill the MAC in over the
 	// authenticated prefix (header through encrypted message).
-	out := otrencoding.Marshal(h, &m)
+	m.EncryptedMessage = plaintext
+	h.Type = otrencoding.MsgData
+	b := cryptobyte.NewBuilder(make([]byte, 0, otrencoding.HeaderLen+64+len(m.NextDH)+len(plaintext)+len(m.OldMACKeys)))
+	h.Marshal(b)
+	m.Marshal(b)
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
 	authLen := len(out) - len(m.MAC) - 4 - len(m.OldMACKeys)
-	mac := otrcrypto.HMACSHA1(p.sendMAC[:], out[:authLen])
+	enc := out[authLen-len(plaintext) : authLen]
+	p.sendCipher.CTR(m.Counter, enc, enc)
+	mac := p.sendHMAC.Sum(out[:authLen])
 	copy(out[authLen:], mac[:])
 	s.oldMACKeys = nil
 	return out, extraKey(p.secbytes), nil
@@ -173,7 +187,8 @@ type Decrypted struct {
 	ExtraKey  [32]byte // extra symmetric key of the key pair that protected it
 }
 
-// Decrypt verifies and decrypts a data message m, whose authenticated part
+// Decrypt verifies and decrypts a data message m (its ciphertext in place),
+// whose authenticated part
 // (header through encrypted message, as received) is auth; otr3.md "When
 // you receive a Data Message". The state changes only if everything
 // verified.
@@ -211,7 +226,7 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 			p.wipe()
 		}
 	}
-	mac := otrcrypto.HMACSHA1(p.recvMAC[:], auth)
+	mac := p.recvHMAC.Sum(auth)
 	if !otrcrypto.Equal(mac[:], m.MAC[:]) {
 		discard()
 		return Decrypted{}, ErrBadMAC
@@ -236,8 +251,9 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 	}
 
 	// Everything verified: commit.
-	out := Decrypted{Plaintext: make([]byte, len(m.EncryptedMessage)), ExtraKey: extraKey(p.secbytes)}
-	otrcrypto.AESCTR(p.recvAES[:], m.Counter, out.Plaintext, m.EncryptedMessage)
+	// Decrypt in place: m is the caller's parsed copy, verified by now.
+	out := Decrypted{Plaintext: m.EncryptedMessage, ExtraKey: extraKey(p.secbytes)}
+	p.recvCipher.CTR(m.Counter, out.Plaintext, m.EncryptedMessage)
 	p.recvCtr = m.Counter
 	p.recvMACUsed = true
 	s.pairs[i][j] = p

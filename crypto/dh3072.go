@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 
 	"filippo.io/bigmod"
 )
@@ -143,11 +144,18 @@ func NewDH3072PrivateKey(r []byte) (*DH3072PrivateKey, error) {
 	}
 	k := new(DH3072PrivateKey)
 	copy(k.x[:], r)
-	g := bigmod.NewNat().SetUint(2).ExpandFor(dh3072Mod)
-	y := bigmod.NewNat().Exp(g, k.x[:], dh3072Mod)
+	y := dh3072GTable().exp(k.x[:])
 	k.pub.b = dh3072Minimal(y.Bytes(dh3072Mod))
 	return k, nil
 }
+
+// dh3072GTable is the comb table for g = 2 and 640-bit exponents, built on
+// first use (about 1.6 MiB, a few tens of milliseconds): key generation
+// then costs one multiplication per 5 exponent bits instead of about 6/5.
+var dh3072GTable = sync.OnceValue(func() *fixedBase {
+	g := bigmod.NewNat().SetUint(2).ExpandFor(dh3072Mod)
+	return newFixedBase(g, dh3072Mod, 8*DH3072SecretSize, 5)
+})
 
 // dh3072Minimal returns b without leading zero bytes, as a new slice.
 func dh3072Minimal(b []byte) []byte {

@@ -67,3 +67,21 @@ func BenchmarkExpOTR3(b *testing.B) {
 		bigmod.NewNat().Exp(otr3G(), e, otr3P)
 	}
 }
+
+func BenchmarkFixedBaseDH3072(b *testing.B) {
+	e := make([]byte, DH3072SecretSize)
+	e[3] = 7
+	dh3072GTable()
+	for b.Loop() {
+		dh3072GTable().exp(e)
+	}
+}
+
+func BenchmarkExpDH3072(b *testing.B) {
+	e := make([]byte, DH3072SecretSize)
+	e[3] = 7
+	g := bigmod.NewNat().SetUint(2).ExpandFor(dh3072Mod)
+	for b.Loop() {
+		bigmod.NewNat().Exp(g, e, dh3072Mod)
+	}
+}

@@ -75,6 +75,9 @@ type Keys struct {
 	IsAlice bool
 	// SSID is the secure session ID.
 	SSID [8]byte
+	// SharedSecret is the mixed shared secret K of the DAKE; the double
+	// ratchet starts from it.
+	SharedSecret [64]byte
 	// RootKey is prev_root_key = KDF(usage_first_root_key || K, 64).
 	RootKey [64]byte
 	// OurECDH, OurDH are our first ECDH and DH key pairs; TheirECDH and
@@ -92,6 +95,7 @@ type Keys struct {
 // Wipe clears the secrets of k.
 func (k *Keys) Wipe() {
 	clear(k.RootKey[:])
+	clear(k.SharedSecret[:])
 	if k.OurECDH != nil {
 		k.OurECDH.Wipe()
 	}
@@ -352,7 +356,7 @@ func (d *DAKE) receiveAuthR(h otrencoding.Header, m *AuthRMessage, now time.Time
 	}
 	out := otrencoding.Header{Version: otrencoding.Version4, Type: otrencoding.MsgAuthI, Sender: d.cfg.InstanceTag, Receiver: h.Sender}
 	keys := &Keys{
-		IsAlice: false, SSID: ssid(&K), RootKey: firstRootKey(&K),
+		IsAlice: false, SSID: ssid(&K), RootKey: firstRootKey(&K), SharedSecret: K,
 		OurECDH: our.firstECDH, OurDH: our.firstDH, TheirECDH: m.FirstECDH, TheirDH: m.FirstDH,
 		TheirProfile: m.Profile, TheirInstanceTag: h.Sender,
 	}
@@ -381,7 +385,7 @@ func (d *DAKE) receiveAuthI(m *AuthIMessage) (Result, error) {
 	}
 	defer clear(K[:])
 	keys := &Keys{
-		IsAlice: true, SSID: ssid(&K), RootKey: firstRootKey(&K),
+		IsAlice: true, SSID: ssid(&K), RootKey: firstRootKey(&K), SharedSecret: K,
 		OurECDH: our.firstECDH, OurDH: our.firstDH, TheirECDH: their.FirstECDH, TheirDH: their.FirstDH,
 		TheirProfile: their.Profile, TheirInstanceTag: w.theirTag,
 	}

@@ -37,6 +37,9 @@ const smp4SecretVersion = 1
 // secret.
 var ErrSMP4InvalidSecret = errors.New("smp: missing SMP secret")
 
+// errSMP4NoRand is returned when a step needs randomness and rand is nil.
+var errSMP4NoRand = errors.New("smp: no random source")
+
 // smp4SecretInput returns the secret information (OTRv4 spec, "Secret
 // Information"): version, initiator fingerprint, responder fingerprint,
 // SSID, DATA(user secret).
@@ -189,6 +192,9 @@ func (s *SMP4) Abort() (tlvType uint16, payload []byte) {
 // bytes hashed and pruned (OTRv4 spec, "Considerations while working with
 // elliptic curve parameters"; otr4j's generateRandomValueInZq).
 func smp4DrawScalars(rand io.Reader, n int) ([]otrcrypto.Scalar, error) {
+	if rand == nil {
+		return nil, errSMP4NoRand
+	}
 	out := make([]otrcrypto.Scalar, n)
 	for i := range out {
 		var err error

@@ -325,7 +325,7 @@ func digest(s *State) [32]byte {
 			}
 		}
 	}
-	w(s.wiped, s.i, s.j, s.k, s.pn, s.sendI, s.recvI, s.haveRecv, s.rotate, s.root, s.chainS, s.chainR, s.braceKey)
+	w(s.wiped, s.i, s.j, s.k, s.pn, s.sendI, s.recvI, s.haveRecv, s.rotate, s.root, s.chainS, s.chainR, s.braceKey, s.ourECDHBytes, s.theirECDHBytes)
 	if s.ourECDH != nil {
 		sc := s.ourECDH.SecretScalar()
 		w(sc.Bytes())
@@ -364,4 +364,12 @@ func isErr(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+func mustParseDHPub(b []byte) *otrcrypto.DH3072PublicKey {
+	k, err := otrcrypto.ParseDH3072PublicKey(b)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }

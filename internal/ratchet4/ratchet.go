@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	otrcrypto "github.com/otrgo/otr/crypto"
@@ -178,7 +179,10 @@ type State struct {
 	ourDH     *otrcrypto.DH3072PrivateKey // nil once its secret is used up
 	ourDHPub  []byte                      // public value of the newest DH key we made
 	theirECDH otrcrypto.Point
-	theirDH   *otrcrypto.DH3072PublicKey
+	// Encodings of our and their current ECDH public keys, kept because
+	// encoding a point costs a field inversion.
+	ourECDHBytes, theirECDHBytes [otrcrypto.PointSize]byte
+	theirDH                      *otrcrypto.DH3072PublicKey
 
 	skipped []skippedKey // in insertion order, oldest first
 	pending [][64]byte   // MAC keys of received messages, revealed at our next ratchet step
@@ -216,6 +220,8 @@ func New(cfg Config) (*State, error) {
 		theirECDH: cfg.TheirECDH,
 		theirDH:   cfg.TheirDH,
 	}
+	s.ourECDHBytes = ourECDHPub(s.ourECDH)
+	s.theirECDHBytes = pointBytes(&s.theirECDH)
 	K, braceKey, err := mix(s.ourECDH, &s.theirECDH, s.ourDH, s.theirDH, nil)
 	if err != nil {
 		return nil, err
@@ -356,6 +362,7 @@ func (s *State) rotateSending() error {
 		s.ourECDH.Wipe()
 	}
 	s.ourECDH = newECDH
+	s.ourECDHBytes = ourECDHPub(newECDH)
 	if newDH != nil {
 		if s.ourDH != nil {
 			s.ourDH.Wipe()
@@ -412,7 +419,7 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 		PN:         s.pn,
 		RatchetID:  s.sendI,
 		MessageID:  s.j,
-		ECDH:       ourECDHPub(s.ourECDH),
+		ECDH:       s.ourECDHBytes,
 		Ciphertext: xorChaCha20(&mkEnc, plaintext),
 	}
 	// A message carries our DH public key exactly when its ratchet id is a
@@ -480,7 +487,7 @@ func (s *State) Decrypt(now time.Time, payload []byte) (Decrypted, error) {
 		out.Plaintext = xorChaCha20(&e.mkEnc, m.Ciphertext)
 		out.ExtraKey = e.extra
 		e.wipe()
-		s.skipped = append(s.skipped[:idx], s.skipped[idx+1:]...)
+		s.skipped = slices.Delete(s.skipped, idx, idx+1) // clears the vacated slot
 		s.pending = append(s.pending, mkMAC)
 		s.evict(now)
 		return out, nil
@@ -509,8 +516,7 @@ func (s *State) decryptCurrent(now time.Time, m *otrencoding.DataMessage4, auth 
 		return Decrypted{}, ErrTooFarAhead
 	}
 	// Every message of the chain carries the sender's same keys.
-	their := s.theirECDH.Bytes()
-	if m.ECDH != their || (len(m.DH) > 0 && !bytes.Equal(m.DH, s.theirDH.Bytes())) {
+	if m.ECDH != s.theirECDHBytes || (len(m.DH) > 0 && !bytes.Equal(m.DH, s.theirDH.Bytes())) {
 		return Decrypted{}, fmt.Errorf("%w: public keys differ from the chain's", ErrMalformed)
 	}
 	chain := s.chainR
@@ -611,6 +617,7 @@ func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, au
 	// Commit.
 	nextChainKey(&chain)
 	s.theirECDH = theirECDH
+	s.theirECDHBytes = m.ECDH
 	if theirDH != nil {
 		s.theirDH = theirDH
 		// "Securely delete our_dh.secret": its one receiving use is done.
@@ -787,3 +794,5 @@ func ourECDHPub(k *otrcrypto.ECDHPrivateKey) [otrcrypto.PointSize]byte {
 	p := k.Public()
 	return p.Bytes()
 }
+
+func pointBytes(p *otrcrypto.Point) [otrcrypto.PointSize]byte { return p.Bytes() }

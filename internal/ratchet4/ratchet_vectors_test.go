@@ -145,7 +145,7 @@ func (r *run) checkBob(t *testing.T, want *snapshot) {
 }
 
 // tamper flips bit 0 of the authenticator's first byte.
-func tamper(t *testing.T, enc []byte) []byte {
+func tamper(t testing.TB, enc []byte) []byte {
 	t.Helper()
 	_, m, authLen, err := otrencoding.ParseDataMessage4(enc)
 	if err != nil {

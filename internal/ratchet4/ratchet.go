@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -796,3 +797,12 @@ func ourECDHPub(k *otrcrypto.ECDHPrivateKey) [otrcrypto.PointSize]byte {
 }
 
 func pointBytes(p *otrcrypto.Point) [otrcrypto.PointSize]byte { return p.Bytes() }
+
+// String returns "[redacted]": a State holds secrets.
+func (s *State) String() string { return "[redacted]" }
+
+// GoString returns "[redacted]", for %#v.
+func (s *State) GoString() string { return "[redacted]" }
+
+// LogValue returns "[redacted]" for log/slog.
+func (s *State) LogValue() slog.Value { return slog.StringValue("[redacted]") }

@@ -147,13 +147,12 @@ func (r *run) checkBob(t *testing.T, want *snapshot) {
 // tamper flips bit 0 of the authenticator's first byte.
 func tamper(t testing.TB, enc []byte) []byte {
 	t.Helper()
-	_, m, authLen, err := otrencoding.ParseDataMessage4(enc)
+	_, _, authLen, err := otrencoding.ParseDataMessage4(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := bytes.Clone(enc)
 	out[authLen] ^= 0x01
-	_ = m
 	return out
 }
 
@@ -336,6 +335,21 @@ func TestRatchetVectors(t *testing.T) {
 			}
 			r.sent[n] = out
 		}
+		t.Run("default_max_skip_ahead", func(t *testing.T) {
+			// With our default bound (the spec's max_skip, 1000), the
+			// message that skips 1002 keys is rejected before any key is
+			// derived, and the chain still works.
+			q := newParties(t, dake, Options{})
+			before := digest(q.bob)
+			if _, err := q.bob.Decrypt(testNow, r.sent[1002]); !errors.Is(err, ErrTooFarAhead) {
+				t.Fatalf("Decrypt(#1002) error = %v, want ErrTooFarAhead", err)
+			}
+			if digest(q.bob) != before {
+				t.Fatalf("rejected message changed the state")
+			}
+			mustDecrypt(t, q.bob, r.sent[0], "bulk message #0\x00")
+			mustDecrypt(t, q.bob, r.sent[1001], "bulk message #1001\x00") // skips exactly 1000
+		})
 		for n := range f.Bound.Events {
 			e := &f.Bound.Events[n]
 			t.Run(fmt.Sprintf("%02d_%s_%s_%d", n, e.Action, e.Variant, e.Message), func(t *testing.T) {

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otrgo/otr/dake"
 	"github.com/otrgo/otr/fragment"
+	"github.com/otrgo/otr/internal/ratchet4"
 )
 
 // Options are an account's tunables. The zero value (or a nil *Options)
@@ -41,6 +43,14 @@ type Options struct {
 	// or received) for this long, sending the disconnected TLV and wiping
 	// their keys. 0 means never.
 	ExpireAfter time.Duration
+	// MaxSkippedKeys bounds the OTRv4 message keys kept per session for
+	// messages that have not arrived yet (out-of-order delivery); 0 means
+	// 1000, like otr4j. MaxSkipAhead bounds how many keys one message may
+	// make us skip (0: 1000); MaxSkippedAge drops stored keys older than
+	// this (0: kept until the session ends or the bound pushes them out).
+	MaxSkippedKeys int
+	MaxSkipAhead   int
+	MaxSkippedAge  time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -59,9 +69,13 @@ type Account struct {
 
 	heartbeat   time.Duration
 	expireAfter time.Duration
+	ratchetOpts ratchet4.Options
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+
+	profMu sync.Mutex
+	prof   *dake.ClientProfile // our current OTRv4 client profile
 }
 
 // lockedReader serializes reads from a caller's Rand.
@@ -83,7 +97,7 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if host == nil {
 		return nil, errors.New("otr: nil host")
 	}
-	if keys == nil || keys.dsa == nil {
+	if keys == nil || (keys.dsa == nil && !keys.HasV4()) {
 		return nil, ErrNoKey
 	}
 	var o Options
@@ -121,6 +135,7 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		a.heartbeat = 60 * time.Second
 	}
 	a.expireAfter = o.ExpireAfter
+	a.ratchetOpts = ratchet4.Options{MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge}
 	tag, err := host.InstanceTag()
 	if err != nil {
 		return nil, fmt.Errorf("otr: loading instance tag: %w", err)
@@ -134,6 +149,17 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		}
 	}
 	a.tag = tag
+	if keys.dsa == nil {
+		a.policy &^= AllowV3 // no OTR3 without a DSA key
+	}
+	if !keys.HasV4() {
+		a.policy &^= AllowV4
+	}
+	if a.policy&AllowV4 != 0 {
+		if _, err := a.clientProfile(); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -160,8 +186,12 @@ func (a *Account) InstanceTag() uint32 { return a.tag }
 // LocalID returns our transport identifier as given to NewAccount.
 func (a *Account) LocalID() string { return a.localID }
 
-// Fingerprint returns our OTR3 fingerprint.
+// Fingerprint returns our OTR3 fingerprint (of the DSA key), nil without one.
 func (a *Account) Fingerprint() Fingerprint { return a.keys.Fingerprint() }
+
+// Fingerprint4 returns our OTRv4 fingerprint (of the Ed448 identity and
+// forging keys), nil without them.
+func (a *Account) Fingerprint4() Fingerprint { return a.keys.Fingerprint4() }
 
 // Session returns the session with contact (its transport identifier),
 // creating it on first use. The same *Session is returned for the same

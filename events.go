@@ -93,7 +93,7 @@ type EndedEvent struct {
 // Data what the contact said it is for.
 type ExtraKeyEvent struct {
 	Instance uint32
-	Key      [32]byte
+	Key      []byte // 32 bytes in OTR3, 64 in OTRv4
 	Use      uint32
 	Data     []byte
 }
@@ -101,6 +101,7 @@ type ExtraKeyEvent struct {
 // ErrorEvent is an OTR error message from the contact. Its text is
 // truncated and stripped of control characters.
 type ErrorEvent struct {
+	Code string // OTRv4 error code such as "ERROR_1", or ""
 	Text string
 }
 

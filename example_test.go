@@ -65,8 +65,8 @@ func Example() {
 	relay(alice, bob, res.Send, show)
 	fmt.Println("alice:", alice.Status(0), "bob:", bob.Status(0))
 	// Output:
-	// alice: secure, OTR version 3
-	// bob: secure, OTR version 3
+	// bob: secure, OTR version 4
+	// alice: secure, OTR version 4
 	// bob reads: Hello Bob!
 	// alice reads: Hi Alice.
 	// bob: the contact ended the session

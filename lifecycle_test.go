@@ -22,7 +22,9 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func TestHeartbeat(t *testing.T) {
+func TestHeartbeat(t *testing.T) { bothVersions(t, testHeartbeat) }
+
+func testHeartbeat(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	opts := &otr.Options{Now: clk.now}
 	alice := newPeer(t, "alice", "bob", 0, 31, opts, 0)
@@ -47,11 +49,13 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
-func TestExpire(t *testing.T) {
+func TestExpire(t *testing.T) { bothVersions(t, testExpire) }
+
+func testExpire(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	opts := &otr.Options{Now: clk.now, ExpireAfter: 10 * time.Minute}
 	alice := newPeer(t, "alice", "bob", 0, 33, opts, 0)
-	bob := newPeer(t, "bob", "alice", 1, 34, nil, 0)
+	bob := newPeer(t, "bob", "alice", 1, 34, &otr.Options{Now: clk.now}, 0)
 	if _, ok := alice.acct.NextDeadline(); ok {
 		t.Fatal("deadline before any session")
 	}
@@ -84,7 +88,9 @@ func TestExpire(t *testing.T) {
 	}
 }
 
-func TestExtraSymmetricKey(t *testing.T) {
+func TestExtraSymmetricKey(t *testing.T) { bothVersions(t, testExtraSymmetricKey) }
+
+func testExtraSymmetricKey(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 35, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 36, nil, 0)
 	secure(t, alice, bob)
@@ -101,15 +107,17 @@ func TestExtraSymmetricKey(t *testing.T) {
 			ev = k
 		}
 	}
-	if ev.Key != key || ev.Use != 0x01020304 || !bytes.Equal(ev.Data, []byte("file.txt")) {
+	if !bytes.Equal(ev.Key, key) || ev.Use != 0x01020304 || !bytes.Equal(ev.Data, []byte("file.txt")) {
 		t.Fatalf("bob's event %+v, alice's key %x", ev, key)
 	}
-	if key == ([32]byte{}) {
+	if len(key) == 0 || bytes.Equal(key, make([]byte, len(key))) {
 		t.Fatal("zero key")
 	}
 }
 
-func TestTrustHost(t *testing.T) {
+func TestTrustHost(t *testing.T) { bothVersions(t, testTrustHost) }
+
+func testTrustHost(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 37, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 38, nil, 0)
 	res, _ := alice.sess.Start()
@@ -120,12 +128,12 @@ func TestTrustHost(t *testing.T) {
 			fe = append(fe, f)
 		}
 	}
-	if len(fe) != 1 || fe[0].Changed || fe[0].Fingerprint.String() != bob.acct.Fingerprint().String() {
+	if len(fe) != 1 || fe[0].Changed || fe[0].Fingerprint.String() != bob.fingerprint(alice.sess.Instances()[0].Version).String() {
 		t.Fatalf("fingerprint events %v", fe)
 	}
 	// Alice verifies Bob; then Bob's account changes keys (an impostor).
 	host := otrHost(alice)
-	host.SetTrust("bob", bob.acct.Fingerprint(), otr.Verified)
+	host.SetTrust("bob", bob.fingerprint(alice.sess.Instances()[0].Version), otr.Verified)
 	mallory := newPeer(t, "bob", "alice", 2, 39, nil, 0)
 	alice.events = nil
 	res, _ = mallory.sess.Start()

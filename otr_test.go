@@ -56,6 +56,11 @@ func newPeer(t testing.TB, name, contact string, key int, seed uint64, opts *otr
 		o = *opts
 	}
 	o.Rand = seeded(seed)
+	if o.Policy == 0 {
+		o.Policy = testPolicy
+	} else if o.Policy&(otr.AllowV3|otr.AllowV4) == 0 {
+		o.Policy |= testPolicy & (otr.AllowV3 | otr.AllowV4)
+	}
 	host := &otr.MemoryHost{MaxSize: maxSize}
 	a, err := otr.NewAccount(name, keys(t, key), host, &o)
 	if err != nil {
@@ -99,6 +104,33 @@ func (p *peer) lastMessage(t testing.TB) otr.MessageEvent {
 	return otr.MessageEvent{}
 }
 
+// testPolicy is the policy of peers made without one; bothVersions runs a
+// test once with OTR3 only and once with OTRv4 preferred.
+var testPolicy = otr.DefaultPolicy
+
+func bothVersions(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, v := range []struct {
+		name string
+		p    otr.Policy
+	}{{"v3", otr.DefaultPolicy &^ otr.AllowV4}, {"v4", otr.DefaultPolicy}} {
+		t.Run(v.name, func(t *testing.T) {
+			saved := testPolicy
+			testPolicy = v.p
+			defer func() { testPolicy = saved }()
+			f(t)
+		})
+	}
+}
+
+// wantVersion is the protocol version peers made with testPolicy reach.
+func wantVersion() int {
+	if testPolicy&otr.AllowV4 != 0 {
+		return 4
+	}
+	return 3
+}
+
 func secure(t testing.TB, a, b *peer) {
 	t.Helper()
 	res, err := a.sess.Start()
@@ -108,6 +140,9 @@ func secure(t testing.TB, a, b *peer) {
 	pump(t, a, b, res.Send)
 	if a.sess.Status(0) != otr.Encrypted || b.sess.Status(0) != otr.Encrypted {
 		t.Fatalf("after AKE: %s %v, %s %v (errors %v %v)", a.name, a.sess.Status(0), b.name, b.sess.Status(0), a.errs, b.errs)
+	}
+	if got, _ := a.sess.Instance(0); got.Version != wantVersion() {
+		t.Fatalf("version %d, want %d", got.Version, wantVersion())
 	}
 }
 
@@ -120,7 +155,9 @@ func send(t testing.TB, from, to *peer, text string) []string {
 	return pump(t, from, to, res.Send)
 }
 
-func TestConversation(t *testing.T) {
+func TestConversation(t *testing.T) { bothVersions(t, testConversation) }
+
+func testConversation(t *testing.T) {
 	for _, maxSize := range []int{0, 150} {
 		t.Run(fmt.Sprintf("max%d", maxSize), func(t *testing.T) {
 			alice := newPeer(t, "alice", "bob", 0, 1, nil, maxSize)
@@ -131,7 +168,7 @@ func TestConversation(t *testing.T) {
 			if sa != sb {
 				t.Errorf("SSIDs differ: %v %v", sa, sb)
 			}
-			if got, want := alice.sess.TheirFingerprint(0).String(), bob.acct.Fingerprint().String(); got != want {
+			if got, want := alice.sess.TheirFingerprint(0).String(), bob.fingerprint(alice.sess.Instances()[0].Version).String(); got != want {
 				t.Errorf("alice sees fingerprint %s, want %s", got, want)
 			}
 			for i := range 30 {
@@ -171,7 +208,9 @@ func TestConversation(t *testing.T) {
 	}
 }
 
-func TestSimultaneousStart(t *testing.T) {
+func TestSimultaneousStart(t *testing.T) { bothVersions(t, testSimultaneousStart) }
+
+func testSimultaneousStart(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 3, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 4, nil, 0)
 	qa, _ := alice.sess.Start()
@@ -200,6 +239,10 @@ func TestSimultaneousStart(t *testing.T) {
 }
 
 func TestRejectedMessagesLeaveStateUnchanged(t *testing.T) {
+	bothVersions(t, testRejectedMessagesLeaveStateUnchanged)
+}
+
+func testRejectedMessagesLeaveStateUnchanged(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 5, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 6, nil, 0)
 	secure(t, alice, bob)
@@ -244,8 +287,10 @@ func TestRejectedMessagesLeaveStateUnchanged(t *testing.T) {
 	}
 }
 
-func TestRequireEncryptionQueues(t *testing.T) {
-	opts := &otr.Options{Policy: otr.AllowV3 | otr.RequireEncryption}
+func TestRequireEncryptionQueues(t *testing.T) { bothVersions(t, testRequireEncryptionQueues) }
+
+func testRequireEncryptionQueues(t *testing.T) {
+	opts := &otr.Options{Policy: testPolicy | otr.RequireEncryption}
 	alice := newPeer(t, "alice", "bob", 0, 7, opts, 0)
 	bob := newPeer(t, "bob", "alice", 1, 8, nil, 0)
 	res, err := alice.sess.Send(0, "secret plans")
@@ -268,14 +313,17 @@ func TestRequireEncryptionQueues(t *testing.T) {
 	}
 }
 
-func TestWhitespaceTagStartsAKE(t *testing.T) {
+func TestWhitespaceTagStartsAKE(t *testing.T) { bothVersions(t, testWhitespaceTagStartsAKE) }
+
+func testWhitespaceTagStartsAKE(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 9, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 10, nil, 0)
 	res, err := alice.sess.Send(0, "hi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Send) != 1 || !strings.HasPrefix(res.Send[0].Text, "hi \t  \t\t\t\t \t \t \t  ") {
+	if len(res.Send) != 1 || !strings.HasPrefix(res.Send[0].Text, "hi \t  \t\t\t\t \t \t \t  ") ||
+		strings.Contains(res.Send[0].Text, " \t\t \t  ") != (wantVersion() == 4) {
 		t.Fatalf("no whitespace tag: %+v", res.Send)
 	}
 	pump(t, alice, bob, res.Send)
@@ -289,7 +337,9 @@ func TestWhitespaceTagStartsAKE(t *testing.T) {
 
 // Two clients of Bob's account (two instance tags) talk to one session of
 // Alice: two independent conversations.
-func TestInstancesAreSeparate(t *testing.T) {
+func TestInstancesAreSeparate(t *testing.T) { bothVersions(t, testInstancesAreSeparate) }
+
+func testInstancesAreSeparate(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 11, nil, 0)
 	bob1 := newPeer(t, "bob", "alice", 1, 12, nil, 0)
 	bob2 := newPeer(t, "bob", "alice", 1, 13, nil, 0)
@@ -334,7 +384,9 @@ func TestInstancesAreSeparate(t *testing.T) {
 	}
 }
 
-func TestConcurrentUse(t *testing.T) {
+func TestConcurrentUse(t *testing.T) { bothVersions(t, testConcurrentUse) }
+
+func testConcurrentUse(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 14, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 15, nil, 0)
 	secure(t, alice, bob)
@@ -376,3 +428,11 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func otrHost(p *peer) *otr.MemoryHost { return p.host }
+
+// fingerprint returns p's fingerprint for protocol version v.
+func (p *peer) fingerprint(v int) otr.Fingerprint {
+	if v == 4 {
+		return p.acct.Fingerprint4()
+	}
+	return p.acct.Fingerprint()
+}

@@ -43,7 +43,7 @@ func (s *Session) receive(o *out, wire string) error {
 		if err != nil {
 			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "parse", Err: ErrMalformed}
 		}
-		if f.Version != otrencoding.Version3 || s.policy&AllowV3 == 0 {
+		if f.Version == otrencoding.Version3 && !s.canV3() || f.Version == otrencoding.Version4 && !s.canV4() {
 			return &ProtocolError{Version: f.Version, MsgType: "fragment", Step: "version", Err: ErrUnsupportedVersion}
 		}
 		if f.Sender < minInstanceTag || (f.Receiver != 0 && f.Receiver != s.acct.tag) {
@@ -53,27 +53,26 @@ func (s *Session) receive(o *out, wire string) error {
 		msg, complete, err := s.frag.Add(f)
 		if err != nil {
 			s.acct.log.Warn("otr: fragment dropped", "contact", s.contact, "err", err)
-			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "reassembly", Err: ErrMalformed}
+			return &ProtocolError{Version: f.Version, MsgType: "fragment", Step: "reassembly", Err: ErrMalformed}
 		}
 		if !complete {
 			return nil
 		}
 		if env, err = otrencoding.ParseEnvelope(msg); err != nil || env.Kind != otrencoding.KindEncoded {
-			return &ProtocolError{Version: 3, MsgType: "fragment", Step: "reassembled message", Err: ErrMalformed}
+			return &ProtocolError{Version: f.Version, MsgType: "fragment", Step: "reassembled message", Err: ErrMalformed}
 		}
 	}
 	switch env.Kind {
 	case otrencoding.KindPlaintext:
 		return s.receivePlaintext(o, env)
 	case otrencoding.KindQuery:
-		// otr3.md, "Receiving a Query Message".
-		if env.Versions.Has(3) && s.policy&AllowV3 != 0 {
-			return s.startAKE(o)
-		}
-		return nil
+		// otr3.md, "Receiving a Query Message"; INTEROP-NOTES, "Version
+		// negotiation": prefer 4 when both sides allow it.
+		return s.startBest(o, env.Versions)
 	case otrencoding.KindError:
 		// otr3.md, "Receiving an Error Message".
-		o.event(ErrorEvent{Text: sanitize(env.Text)})
+		code, text := errorCode(env.Text)
+		o.event(ErrorEvent{Code: code, Text: sanitize(text)})
 		if s.policy&ErrorStartAKE != 0 && s.versions() != 0 {
 			return s.query(o)
 		}
@@ -97,8 +96,8 @@ func (s *Session) receivePlaintext(o *out, env otrencoding.Envelope) error {
 		s.sawPlaintext = true
 		return nil
 	}
-	if s.policy&WhitespaceStartAKE != 0 && env.Versions.Has(3) && s.policy&AllowV3 != 0 && !s.anyEncrypted() {
-		return s.startAKE(o)
+	if s.policy&WhitespaceStartAKE != 0 && !s.anyEncrypted() {
+		return s.startBest(o, env.Versions)
 	}
 	return nil
 }
@@ -121,6 +120,18 @@ func (s *Session) anyEncrypted() bool {
 	return false
 }
 
+// startBest starts the key exchange of the highest version offered and
+// allowed; nothing if none.
+func (s *Session) startBest(o *out, offered otrencoding.Versions) error {
+	switch {
+	case offered.Has(4) && s.canV4():
+		return s.startDAKE(o)
+	case offered.Has(3) && s.canV3():
+		return s.startAKE(o)
+	}
+	return nil
+}
+
 // startAKE sends a D-H Commit to no particular instance: whichever of the
 // contact's clients answers gets its own copy of the exchange.
 func (s *Session) startAKE(o *out) error {
@@ -136,26 +147,42 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 	if err != nil {
 		return &ProtocolError{Step: "header", Err: ErrMalformed}
 	}
-	if h.Version != otrencoding.Version3 {
+	switch {
+	case h.Version == otrencoding.Version4 && !s.canV4(), h.Version == otrencoding.Version3 && !s.canV3():
+		return &ProtocolError{Version: int(h.Version), Step: "policy", Err: ErrUnsupportedVersion}
+	case h.Version != otrencoding.Version3 && h.Version != otrencoding.Version4:
 		return &ProtocolError{Version: int(h.Version), Step: "header", Err: ErrUnsupportedVersion}
 	}
-	if s.policy&AllowV3 == 0 {
-		return &ProtocolError{Version: 3, Step: "policy", Err: ErrUnsupportedVersion}
-	}
+	v := int(h.Version)
 	// otr3.md, "Instance Tags": discard messages from invalid senders or for
 	// another instance (a D-H Commit may be addressed to no instance).
 	if h.Sender < minInstanceTag {
-		return &ProtocolError{Version: 3, Step: "sender instance tag", Err: ErrMalformed}
+		return &ProtocolError{Version: v, Step: "sender instance tag", Err: ErrMalformed}
 	}
-	if h.Receiver != s.acct.tag && !(h.Receiver == 0 && h.Type == otrencoding.MsgDHCommit) {
+	toAny := h.Receiver == 0 && (h.Type == otrencoding.MsgDHCommit || h.Type == otrencoding.MsgIdentity)
+	if h.Receiver != s.acct.tag && !toAny {
 		if h.Receiver != 0 && h.Receiver < minInstanceTag {
-			return &ProtocolError{Version: 3, Step: "receiver instance tag", Err: ErrMalformed}
+			return &ProtocolError{Version: v, Step: "receiver instance tag", Err: ErrMalformed}
 		}
 		s.acct.log.Debug("otr: message for another instance dropped", "contact", s.contact)
 		return nil
 	}
+	if v == 4 {
+		switch h.Type {
+		case otrencoding.MsgIdentity, otrencoding.MsgAuthR, otrencoding.MsgAuthI:
+			return s.receiveDAKE(o, h, body)
+		case otrencoding.MsgData:
+			return s.receiveData4(o, h, payload)
+		}
+		return &ProtocolError{Version: 4, Step: "message type", Err: ErrMalformed}
+	}
 	switch h.Type {
 	case otrencoding.MsgDHCommit, otrencoding.MsgDHKey, otrencoding.MsgRevealSig, otrencoding.MsgSig:
+		// An OTR3 key exchange never replaces an OTRv4 session: that would
+		// be a downgrade (otrr crashed here).
+		if in := s.instances[h.Sender]; in != nil && in.version == 4 && in.status == Encrypted {
+			return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "OTRv4 session active", Err: ErrUnexpectedMessage}
+		}
 		return s.receiveAKE(o, h, body)
 	case otrencoding.MsgData:
 		return s.receiveData(o, h, payload, body)
@@ -274,7 +301,7 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 		}
 		return &ProtocolError{Version: 3, MsgType: "data", Step: step, Err: err}
 	}
-	if in == nil || in.status != Encrypted {
+	if in == nil || in.status != Encrypted || in.version != 3 {
 		return unreadable("state", ErrNotEncrypted)
 	}
 	// The MAC covers the message as received, from the header through the
@@ -292,7 +319,13 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 	case err != nil:
 		return err
 	}
-	text, tlvs, err := otrencoding.ParsePlaintext(dec.Plaintext)
+	return s.delivered(o, in, dec.Plaintext, dec.ExtraKey[:])
+}
+
+// delivered handles the verified plaintext of a data message on in (either
+// version): the text, the TLVs, the end of the session, the heartbeat.
+func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) error {
+	text, tlvs, err := otrencoding.ParsePlaintext(plaintext)
 	if err != nil {
 		// The message verified; only its TLV part is broken. Deliver the
 		// text, drop the TLVs.
@@ -304,22 +337,23 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 	var rest []TLV
 	finished := false
 	for _, t := range tlvs {
-		switch t.Type {
-		case otrencoding.TLVPadding:
-		case otrencoding.TLVDisconnected:
+		switch {
+		case t.Type == otrencoding.TLVPadding:
+		case t.Type == otrencoding.TLVDisconnected:
 			finished = true
-		case otrencoding.TLVSMP1, otrencoding.TLVSMP2, otrencoding.TLVSMP3, otrencoding.TLVSMP4, otrencoding.TLVSMPAbort, otrencoding.TLVSMP1Q:
+		case isSMPTLV(in.version, t.Type):
 			if finished {
 				continue
 			}
 			if err := s.receiveSMP(o, in, t); err != nil {
 				return err
 			}
-		case otrencoding.TLVExtraSymKey:
+		case t.Type == extraKeyTLV(in.version):
 			if len(t.Value) < 4 {
 				continue
 			}
-			o.event(ExtraKeyEvent{Instance: in.tag, Key: dec.ExtraKey, Use: binary.BigEndian.Uint32(t.Value), Data: t.Value[4:]})
+			key := append([]byte(nil), extraKey...)
+			o.event(ExtraKeyEvent{Instance: in.tag, Key: key, Use: binary.BigEndian.Uint32(t.Value), Data: t.Value[4:]})
 		default:
 			rest = append(rest, TLV{Type: t.Type, Value: t.Value})
 		}
@@ -339,9 +373,26 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 	}
 	// otr3.md, "Receiving a Data Message": "If you have not sent a message
 	// to this correspondent in some (configurable) time, send a heartbeat"
-	// (INTEROP-NOTES: libotr does so after 60 seconds).
+	// (INTEROP-NOTES: libotr does so after 60 seconds). OTRv4 likewise.
 	if s.acct.heartbeat > 0 && now.Sub(in.lastSent) >= s.acct.heartbeat {
 		return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, nil)
 	}
 	return nil
+}
+
+// isSMPTLV reports whether t is an SMP TLV in protocol version v: types 2-7
+// in OTR3 (7 is message 1 with a question), 2-6 in OTRv4.
+func isSMPTLV(v int, t uint16) bool {
+	if v == 4 {
+		return t >= otrencoding.TLVSMP1 && t <= otrencoding.TLVSMPAbort
+	}
+	return t >= otrencoding.TLVSMP1 && t <= otrencoding.TLVSMP1Q
+}
+
+// extraKeyTLV is the extra-symmetric-key TLV type: 8 in OTR3, 7 in OTRv4.
+func extraKeyTLV(v int) uint16 {
+	if v == 4 {
+		return 7
+	}
+	return otrencoding.TLVExtraSymKey
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/otrgo/otr/ake3"
 	otrcrypto "github.com/otrgo/otr/crypto"
+	"github.com/otrgo/otr/dake"
 	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/fragment"
 	"github.com/otrgo/otr/internal/keys3"
+	"github.com/otrgo/otr/internal/ratchet4"
 	"github.com/otrgo/otr/smp"
 )
 
@@ -24,7 +26,9 @@ type Session struct {
 
 	mu           sync.Mutex
 	policy       Policy
-	master       *ake3.AKE // our D-H Commit sent to no particular instance
+	master       *ake3.AKE           // our D-H Commit sent to no particular instance
+	master4      *dake.DAKE          // our Identity message sent to no particular instance
+	prof         *dake.ClientProfile // our client profile for the current call
 	instances    map[uint32]*instance
 	current      uint32 // outgoing instance for Send(0, ...)
 	offerSent    bool   // whitespace tag sent since entering plaintext
@@ -49,8 +53,12 @@ type instance struct {
 	ssid          SSID
 	sentRevealSig bool
 	smp           *smp.SMP3
-	lastSent      time.Time // last data message sent
-	lastActive    time.Time // last data message sent or received
+	dake          *dake.DAKE          // OTRv4 key exchange in progress with this instance
+	r4            *ratchet4.State     // OTRv4 double ratchet
+	smp4          *smp.SMP4           // OTRv4 SMP
+	theirProfile  *dake.ClientProfile // OTRv4: the contact's profile, from the DAKE
+	lastSent      time.Time           // last data message sent
+	lastActive    time.Time           // last data message sent or received
 }
 
 func (in *instance) wipeKeys() {
@@ -62,6 +70,29 @@ func (in *instance) wipeKeys() {
 		in.smp.Wipe()
 		in.smp = nil
 	}
+	if in.r4 != nil {
+		in.r4.Wipe()
+		in.r4 = nil
+	}
+	if in.smp4 != nil {
+		in.smp4.Wipe()
+		in.smp4 = nil
+	}
+}
+
+// fingerprint returns the contact's fingerprint as authenticated on in: the
+// DSA key's for OTR3, the client profile's for OTRv4; nil before a key
+// exchange.
+func (in *instance) fingerprint() Fingerprint {
+	switch {
+	case in.version == 4 && in.theirProfile != nil:
+		fp := in.theirProfile.Fingerprint()
+		return Fingerprint(fp[:])
+	case in.theirKey != nil:
+		fp := in.theirKey.Fingerprint()
+		return Fingerprint(fp[:])
+	}
+	return nil
 }
 
 func newSession(a *Account, contact string, p Policy) *Session {
@@ -96,7 +127,15 @@ func (s *Session) Policy() Policy {
 // (asked of the Host before locking).
 func (s *Session) call(f func(o *out) error) (Result, error) {
 	max := s.acct.host.MaxMessageSize(s.contact)
+	var prof *dake.ClientProfile
+	if s.acct.keys.HasV4() && s.Policy()&AllowV4 != 0 {
+		var err error
+		if prof, err = s.acct.clientProfile(); err != nil {
+			s.acct.log.Warn("otr: no client profile: OTRv4 disabled for this call", "err", err)
+		}
+	}
 	s.mu.Lock()
+	s.prof = prof
 	o := &out{s: s, max: max}
 	err := f(o)
 	s.mu.Unlock()
@@ -140,8 +179,11 @@ func (o *out) ake(receiver uint32, r ake3.Reply) error {
 // versions returns the protocol versions the policy lets us speak.
 func (s *Session) versions() otrencoding.Versions {
 	var v otrencoding.Versions
-	if s.policy&AllowV3 != 0 {
+	if s.canV3() {
 		v |= otrencoding.V3
+	}
+	if s.canV4() {
+		v |= otrencoding.V4
 	}
 	return v
 }
@@ -223,23 +265,42 @@ func (s *Session) encrypt(o *out, in *instance, flags uint8, text []byte, tlvs [
 
 // encryptKey is encrypt, also returning the extra symmetric key of the key
 // pair that protected the message.
-func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) ([32]byte, error) {
-	h := otrencoding.Header{Version: otrencoding.Version3, Sender: s.acct.tag, Receiver: in.tag}
-	msg, esk, err := in.keys.Encrypt(h, flags, otrencoding.MarshalPlaintext(text, tlvs))
-	if err != nil {
-		return esk, err
+func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) ([]byte, error) {
+	plaintext := otrencoding.MarshalPlaintext(text, tlvs)
+	h := otrencoding.Header{Version: uint16(in.version), Sender: s.acct.tag, Receiver: in.tag}
+	var key []byte
+	if in.version == 4 {
+		msg, esk, err := in.r4.Encrypt(h, flags, plaintext)
+		if err != nil {
+			return nil, err
+		}
+		key = esk[:]
+		err = o.encoded4(in.tag, msg)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		msg, esk, err := in.keys.Encrypt(h, flags, plaintext)
+		if err != nil {
+			return nil, err
+		}
+		key = esk[:]
+		if err := o.encoded(in.tag, msg); err != nil {
+			return nil, err
+		}
 	}
 	now := s.acct.now()
 	in.lastSent, in.lastActive = now, now
-	return esk, o.encoded(in.tag, msg)
+	return key, nil
 }
 
-// ExtraSymmetricKey sends the extra-symmetric-key TLV (type 8) with use and
-// useData to the instance (0: current) and returns the key, which the
-// contact derives too and receives in an [ExtraKeyEvent] (otr3.md, "Extra
-// symmetric key"). The key is secret: the caller wipes it when done.
-func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []byte) ([32]byte, Result, error) {
-	var key [32]byte
+// ExtraSymmetricKey sends the extra-symmetric-key TLV (type 8 in OTR3, 7
+// in OTRv4) with use and useData to the instance (0: current) and returns
+// the key (32 bytes in OTR3, 64 in OTRv4), which the contact derives too and
+// receives in an [ExtraKeyEvent] (otr3.md and otrv4.md, "Extra symmetric
+// key"). The key is secret: the caller wipes it when done.
+func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []byte) ([]byte, Result, error) {
+	var key []byte
 	res, err := s.call(func(o *out) error {
 		in, err := s.outgoing(instanceTag)
 		if err != nil {
@@ -250,7 +311,7 @@ func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []by
 		}
 		v := binary.BigEndian.AppendUint32(nil, use)
 		v = append(v, useData...)
-		key, err = s.encryptKey(o, in, 0, nil, []otrencoding.TLV{{Type: otrencoding.TLVExtraSymKey, Value: v}})
+		key, err = s.encryptKey(o, in, otrencoding.FlagIgnoreUnreadable, nil, []otrencoding.TLV{{Type: extraKeyTLV(in.version), Value: v}})
 		return err
 	})
 	return key, res, err
@@ -308,7 +369,11 @@ func (s *Session) sortedTags() []uint32 {
 func (s *Session) endInstance(o *out, in *instance, expired bool) error {
 	var err error
 	if in.status == Encrypted {
-		in.keys.RevealAll()
+		if in.version == 4 {
+			in.r4.RevealAll()
+		} else {
+			in.keys.RevealAll()
+		}
 		tlv := []otrencoding.TLV{{Type: otrencoding.TLVDisconnected}}
 		err = s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, tlv)
 	}
@@ -364,12 +429,7 @@ func (s *Session) Instances() []InstanceInfo {
 }
 
 func (s *Session) info(in *instance) InstanceInfo {
-	i := InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid}
-	if in.theirKey != nil {
-		fp := in.theirKey.Fingerprint()
-		i.Fingerprint = Fingerprint(fp[:])
-	}
-	return i
+	return InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid, Fingerprint: in.fingerprint()}
 }
 
 // Instance describes the instance with tag (0: the current outgoing

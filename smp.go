@@ -22,9 +22,19 @@ func (s *Session) StartSMP(instanceTag uint32, secret []byte, question string) (
 		if err != nil {
 			return err
 		}
-		ours, theirs := s.fingerprints(in)
-		sec := smp.Secret3(ours, theirs, in.ssid, secret)
-		t, payload, err := in.smp.Start(s.acct.rand, sec, question)
+		var t uint16
+		var payload []byte
+		if in.version == 4 {
+			ours, theirs := s.fingerprints4(in)
+			sec := smp.SMP4Secret(ours, theirs, in.ssid, secret)
+			t, payload, err = in.smp4.Start(s.acct.rand, &sec, question)
+			sec.Wipe()
+		} else {
+			ours, theirs := s.fingerprints(in)
+			sec := smp.Secret3(ours, theirs, in.ssid, secret)
+			t, payload, err = in.smp.Start(s.acct.rand, sec, question)
+			clear(sec)
+		}
 		if errors.Is(err, smp.ErrInProgress) {
 			return ErrSMPInProgress
 		}
@@ -43,11 +53,21 @@ func (s *Session) AnswerSMP(instanceTag uint32, secret []byte) (Result, error) {
 		if err != nil {
 			return err
 		}
-		ours, theirs := s.fingerprints(in)
-		sec := smp.Secret3(theirs, ours, in.ssid, secret)
-		t, payload, err := in.smp.Answer(s.acct.rand, sec)
+		var t uint16
+		var payload []byte
+		if in.version == 4 {
+			ours, theirs := s.fingerprints4(in)
+			sec := smp.SMP4Secret(theirs, ours, in.ssid, secret)
+			t, payload, err = in.smp4.Answer(s.acct.rand, &sec)
+			sec.Wipe()
+		} else {
+			ours, theirs := s.fingerprints(in)
+			sec := smp.Secret3(theirs, ours, in.ssid, secret)
+			t, payload, err = in.smp.Answer(s.acct.rand, sec)
+			clear(sec)
+		}
 		if err != nil {
-			return &ProtocolError{Version: 3, MsgType: "SMP", Step: "answer", Err: ErrUnexpectedMessage}
+			return &ProtocolError{Version: in.version, MsgType: "SMP", Step: "answer", Err: ErrUnexpectedMessage}
 		}
 		return s.sendSMP(o, in, t, payload)
 	})
@@ -61,7 +81,13 @@ func (s *Session) AbortSMP(instanceTag uint32) (Result, error) {
 		if err != nil {
 			return err
 		}
-		t, payload := in.smp.Abort()
+		var t uint16
+		var payload []byte
+		if in.version == 4 {
+			t, payload = in.smp4.Abort()
+		} else {
+			t, payload = in.smp.Abort()
+		}
 		o.event(SMPAbortedEvent{Instance: in.tag})
 		return s.sendSMP(o, in, t, payload)
 	})
@@ -84,6 +110,12 @@ func (s *Session) fingerprints(in *instance) (ours, theirs [20]byte) {
 	return ours, theirs
 }
 
+func (s *Session) fingerprints4(in *instance) (ours, theirs [56]byte) {
+	copy(ours[:], s.acct.keys.Fingerprint4())
+	theirs = in.theirProfile.Fingerprint()
+	return ours, theirs
+}
+
 // sendSMP sends an SMP TLV in an otherwise empty data message flagged
 // IGNORE_UNREADABLE, as libotr does.
 func (s *Session) sendSMP(o *out, in *instance, t uint16, payload []byte) error {
@@ -93,7 +125,13 @@ func (s *Session) sendSMP(o *out, in *instance, t uint16, payload []byte) error 
 
 // receiveSMP handles one SMP TLV received on in.
 func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
-	outcome, err := in.smp.Receive(s.acct.rand, t.Type, t.Value)
+	var outcome smp.Outcome
+	var err error
+	if in.version == 4 {
+		outcome, err = in.smp4.Receive(s.acct.rand, t.Type, t.Value)
+	} else {
+		outcome, err = in.smp.Receive(s.acct.rand, t.Type, t.Value)
+	}
 	if err != nil {
 		return err
 	}
@@ -101,10 +139,11 @@ func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
 	case smp.InProgress:
 		o.event(SMPProgressEvent{Instance: in.tag})
 	case smp.NeedSecret:
-		o.event(SMPQuestionEvent{Instance: in.tag, Question: sanitize(outcome.Question), HasQuestion: t.Type == smp.TypeMsg1Q})
+		// OTRv4 always carries a question, possibly empty.
+		hasQ := t.Type == smp.TypeMsg1Q || in.version == 4 && outcome.Question != ""
+		o.event(SMPQuestionEvent{Instance: in.tag, Question: sanitize(outcome.Question), HasQuestion: hasQ})
 	case smp.Succeeded:
-		fp := in.theirKey.Fingerprint()
-		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: Fingerprint(fp[:])})
+		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: in.fingerprint()})
 	case smp.Failed:
 		o.event(SMPFailedEvent{Instance: in.tag})
 	case smp.Cheated, smp.Unexpected:

@@ -35,7 +35,9 @@ func runSMP(t *testing.T, a, b *peer, secretA, secretB, question string) {
 	pump(t, b, a, res.Send)
 }
 
-func TestSMP(t *testing.T) {
+func TestSMP(t *testing.T) { bothVersions(t, testSMP) }
+
+func testSMP(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		secretA, secretB string
@@ -65,7 +67,7 @@ func TestSMP(t *testing.T) {
 				if len(fps) != 1 || fps[0].Trust != otr.SMPVerified {
 					t.Fatalf("trust after SMP: %+v", fps)
 				}
-				if got := smpEvents[otr.SMPSucceededEvent](alice)[0].Fingerprint.String(); got != bob.acct.Fingerprint().String() {
+				if got := smpEvents[otr.SMPSucceededEvent](alice)[0].Fingerprint.String(); got != bob.fingerprint(alice.sess.Instances()[0].Version).String() {
 					t.Fatalf("verified fingerprint %s", got)
 				}
 			}
@@ -78,7 +80,9 @@ func TestSMP(t *testing.T) {
 	}
 }
 
-func TestSMPAbortAndRestart(t *testing.T) {
+func TestSMPAbortAndRestart(t *testing.T) { bothVersions(t, testSMPAbortAndRestart) }
+
+func testSMPAbortAndRestart(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 43, nil, 0)
 	bob := newPeer(t, "bob", "alice", 1, 44, nil, 0)
 	secure(t, alice, bob)

@@ -1,0 +1,237 @@
+package otr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/otrgo/otr/dake"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"github.com/otrgo/otr/fragment"
+	"github.com/otrgo/otr/internal/ratchet4"
+	"github.com/otrgo/otr/smp"
+)
+
+// OTRv4 in the session: the interactive DAKE (dake), the double ratchet
+// (internal/ratchet4) and SMP over Ed448, next to OTR3 in the same
+// session, per instance.
+
+// OTRv4 error codes (otrv4.md, "OTR Error Messages").
+const (
+	errorUnreadable = "ERROR_1: Unreadable message"
+	errorNotPrivate = "ERROR_2: Not in private state message"
+)
+
+// canV4 reports whether this call may speak OTRv4.
+func (s *Session) canV4() bool { return s.policy&AllowV4 != 0 && s.prof != nil }
+
+// canV3 reports whether this call may speak OTR3.
+func (s *Session) canV3() bool { return s.policy&AllowV3 != 0 && s.acct.keys.dsa != nil }
+
+// encoded4 queues an encoded OTRv4 message to receiver, fragmented to the
+// contact's max message size with a random fragment identifier.
+func (o *out) encoded4(receiver uint32, payload []byte) error {
+	msg := otrencoding.EncodeMessage(payload)
+	var id uint32
+	if o.max > 0 && len(msg) > o.max {
+		var b [4]byte
+		if _, err := io.ReadFull(o.s.acct.rand, b[:]); err != nil {
+			return fmt.Errorf("otr: reading randomness: %w", err)
+		}
+		id = binary.BigEndian.Uint32(b[:])
+	}
+	parts, err := fragment.Split(msg, o.max, otrencoding.Version4, id, o.s.acct.tag, receiver)
+	if err != nil {
+		return fmt.Errorf("otr: fragmenting: %w", err)
+	}
+	for _, p := range parts {
+		o.res.Send = append(o.res.Send, Message{Contact: o.s.contact, Instance: receiver, Text: p, IsOTR: true})
+	}
+	return nil
+}
+
+func (s *Session) newDAKE() (*dake.DAKE, error) {
+	return dake.New(dake.Config{
+		InstanceTag:   s.acct.tag,
+		AccountID:     s.acct.localID,
+		PeerAccountID: s.contact,
+		Profile:       s.prof,
+		Identity:      s.acct.keys.identity,
+		Rand:          s.acct.rand,
+	})
+}
+
+// startDAKE sends an Identity message to no particular instance (otrv4.md,
+// "Starting a conversation interactively": the receiver of the query
+// starts).
+func (s *Session) startDAKE(o *out) error {
+	d, err := s.newDAKE()
+	if err != nil {
+		return err
+	}
+	r, err := d.Start()
+	if err != nil {
+		return err
+	}
+	if s.master4 != nil {
+		s.master4.Wipe()
+	}
+	s.master4 = d
+	return o.encoded4(0, r.Send)
+}
+
+func dakeName(t otrencoding.MsgType) string {
+	switch t {
+	case otrencoding.MsgIdentity:
+		return "Identity"
+	case otrencoding.MsgAuthR:
+		return "Auth-R"
+	case otrencoding.MsgAuthI:
+		return "Auth-I"
+	}
+	return "DAKE"
+}
+
+func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
+	in := s.instances[h.Sender]
+	var d *dake.DAKE
+	fromMaster := false
+	switch {
+	case in != nil && in.dake != nil && in.dake.State() != dake.StateStart:
+		d = in.dake
+	case s.master4 != nil && s.master4.State() == dake.StateWaitingAuthR &&
+		(h.Type == otrencoding.MsgAuthR || h.Type == otrencoding.MsgIdentity):
+		// The instance answers (or crosses) our Identity message sent to
+		// no instance: the exchange becomes that instance's.
+		d, fromMaster = s.master4, true
+	case h.Type == otrencoding.MsgIdentity:
+		var err error
+		if d, err = s.newDAKE(); err != nil {
+			return err
+		}
+	default:
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "state", Err: ErrUnexpectedMessage}
+	}
+	if in == nil && len(s.instances) >= s.acct.maxInst {
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "instance", Err: ErrTooManyInstances}
+	}
+	r, err := d.Receive(h, body, s.acct.now())
+	switch {
+	case errors.Is(err, dake.ErrUnexpectedMessage):
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "state", Err: ErrUnexpectedMessage}
+	case errors.Is(err, dake.ErrAuthFailed):
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "ring signature", Err: ErrBadMAC}
+	case errors.Is(err, dake.ErrInvalidClientProfile):
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "client profile", Err: ErrMalformed}
+	case errors.Is(err, otrencoding.ErrMalformed):
+		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "parse", Err: ErrMalformed}
+	case err != nil:
+		return err
+	}
+	if fromMaster {
+		s.master4 = nil
+	}
+	if in == nil {
+		in = &instance{tag: h.Sender}
+		s.instances[h.Sender] = in
+	}
+	if in.dake != nil && in.dake != d {
+		in.dake.Wipe()
+	}
+	in.dake = d
+	if r.Send != nil {
+		if err := o.encoded4(h.Sender, r.Send); err != nil {
+			return err
+		}
+	}
+	if r.Keys != nil {
+		return s.secure4(o, in, r.Keys)
+	}
+	return nil
+}
+
+// secure4 moves in to the encrypted state with the DAKE's keys.
+func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
+	role := ratchet4.RoleBob
+	if k.IsAlice {
+		role = ratchet4.RoleAlice
+	}
+	r, err := ratchet4.New(ratchet4.Config{
+		Role:         role,
+		SharedSecret: k.SharedSecret,
+		OurECDH:      k.OurECDH,
+		OurDH:        k.OurDH,
+		TheirECDH:    k.TheirECDH,
+		TheirDH:      k.TheirDH,
+		Rand:         s.acct.rand,
+		Options:      s.acct.ratchetOpts,
+	})
+	clear(k.SharedSecret[:])
+	clear(k.RootKey[:])
+	if err != nil {
+		k.Wipe()
+		return err
+	}
+	refreshed := in.status == Encrypted
+	in.wipeKeys()
+	in.r4 = r
+	in.smp4 = new(smp.SMP4)
+	in.status = Encrypted
+	in.version = 4
+	in.theirKey = nil
+	in.theirProfile = k.TheirProfile
+	in.ssid = SSID(k.SSID)
+	now := s.acct.now()
+	in.lastSent, in.lastActive = now, now
+	s.current = in.tag
+	o.event(SecureEvent{Instance: in.tag, Version: 4, Fingerprint: in.fingerprint(), SSID: in.ssid, Refreshed: refreshed})
+	pending := s.pending
+	s.pending = nil
+	for _, text := range pending {
+		if err := s.encrypt(o, in, 0, []byte(text), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receiveData4 handles an OTRv4 data message (otrv4.md, "When you receive a
+// Data Message").
+func (s *Session) receiveData4(o *out, h otrencoding.Header, payload []byte) error {
+	in := s.instances[h.Sender]
+	ignorable := len(payload) > otrencoding.HeaderLen && payload[otrencoding.HeaderLen]&otrencoding.FlagIgnoreUnreadable != 0
+	unreadable := func(step, code string, err error) error {
+		if !ignorable {
+			o.plain(otrencoding.ErrorMessage(code), true)
+			o.event(UnreadableEvent{Instance: h.Sender})
+		}
+		return &ProtocolError{Version: 4, MsgType: "data", Step: step, Err: err}
+	}
+	if in == nil || in.status != Encrypted || in.version != 4 {
+		return unreadable("state", errorNotPrivate, ErrNotEncrypted)
+	}
+	dec, err := in.r4.Decrypt(s.acct.now(), payload)
+	switch {
+	case errors.Is(err, ratchet4.ErrBadMAC):
+		return unreadable("authenticator", errorUnreadable, ErrBadMAC)
+	case errors.Is(err, ratchet4.ErrReplay):
+		return unreadable("message key", errorUnreadable, ErrReplay)
+	case errors.Is(err, ratchet4.ErrMalformed):
+		return &ProtocolError{Version: 4, MsgType: "data", Step: "parse", Err: ErrMalformed}
+	case err != nil:
+		return unreadable("ratchet", errorUnreadable, ErrBadMAC)
+	}
+	return s.delivered(o, in, dec.Plaintext, dec.ExtraKey[:])
+}
+
+// errorCode splits "ERROR_N: text" into the code and the text.
+func errorCode(text string) (code, rest string) {
+	if strings.HasPrefix(text, "ERROR_") {
+		if i := strings.Index(text, ":"); i > 0 && i <= 10 {
+			return text[:i], strings.TrimPrefix(text[i+1:], " ")
+		}
+	}
+	return "", text
+}

@@ -513,6 +513,9 @@ func (s *State) decryptCurrent(now time.Time, m *otrencoding.DataMessage4, auth 
 	if m.MessageID < s.k {
 		return Decrypted{}, ErrReplay
 	}
+	if m.MessageID == math.MaxUint32 {
+		return Decrypted{}, ErrExhausted // k would wrap around
+	}
 	if uint64(m.MessageID-s.k) > uint64(s.opts.MaxSkipAhead) {
 		return Decrypted{}, ErrTooFarAhead
 	}

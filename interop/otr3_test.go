@@ -603,7 +603,7 @@ func TestExtraSymmetricKey(t *testing.T) {
 		for _, e := range r.libotrEvents(0) {
 			if e.Kind == libotrpeer.EventSymKey {
 				found = true
-				if e.Key != key || e.Use != 7 || !bytes.Equal(e.UseData, data) {
+				if !bytes.Equal(e.Key[:], key) || e.Use != 7 || !bytes.Equal(e.UseData, data) {
 					t.Errorf("libotr got key %x use %d data %q; we have key %x use 7 data %q", e.Key, e.Use, e.UseData, key, data)
 				}
 			}
@@ -628,7 +628,7 @@ func TestExtraSymmetricKey(t *testing.T) {
 			switch e := e.(type) {
 			case otr.ExtraKeyEvent:
 				found = true
-				if e.Key != key || e.Use != 9 || !bytes.Equal(e.Data, data) || e.Instance != r.them[0].p.InstanceTag() {
+				if !bytes.Equal(e.Key, key[:]) || e.Use != 9 || !bytes.Equal(e.Data, data) || e.Instance != r.them[0].p.InstanceTag() {
 					t.Errorf("we got key %x use %d data %q from %#x; libotr has key %x use 9 data %q", e.Key, e.Use, e.Data, e.Instance, key, data)
 				}
 			case otr.MessageEvent:

@@ -360,15 +360,14 @@ func TestEcho(t *testing.T) {
 			}
 			secA := waitFor(t, a, b.self, anyEvent[otr.SecureEvent])
 			secB := waitFor(t, b, a.self, anyEvent[otr.SecureEvent])
-			// The root speaks OTR3 only today. TODO(otrv4): assert version 4
-			// once the root exposes OTRv4 (SecureEvent.Version == 4).
-			if secA.Version != 3 || secB.Version != 3 {
-				t.Errorf("secure versions %d (A) and %d (B), want 3", secA.Version, secB.Version)
+			// Both allow OTR3 and OTRv4: version 4 is preferred.
+			if secA.Version != 4 || secB.Version != 4 {
+				t.Errorf("secure versions %d (A) and %d (B), want 4", secA.Version, secB.Version)
 			}
-			if got, want := secA.Fingerprint, b.acct.Fingerprint(); !bytes.Equal(got, want) {
+			if got, want := secA.Fingerprint, b.acct.Fingerprint4(); !bytes.Equal(got, want) {
 				t.Errorf("A sees fingerprint %s, want B's %s", got, want)
 			}
-			if got, want := secB.Fingerprint, a.acct.Fingerprint(); !bytes.Equal(got, want) {
+			if got, want := secB.Fingerprint, a.acct.Fingerprint4(); !bytes.Equal(got, want) {
 				t.Errorf("B sees fingerprint %s, want A's %s", got, want)
 			}
 			if secA.SSID != secB.SSID {
@@ -417,8 +416,8 @@ func TestEcho(t *testing.T) {
 			if q := waitFor(t, b, a.self, anyEvent[otr.SMPQuestionEvent]); q.HasQuestion || q.Instance != secB.Instance {
 				t.Errorf("B's SMP request %+v, want no question from %08x", q, secB.Instance)
 			}
-			if got := waitFor(t, a, b.self, anyEvent[otr.SMPSucceededEvent]); !bytes.Equal(got.Fingerprint, b.acct.Fingerprint()) {
-				t.Errorf("SMP verified fingerprint %s, want B's %s", got.Fingerprint, b.acct.Fingerprint())
+			if got := waitFor(t, a, b.self, anyEvent[otr.SMPSucceededEvent]); !bytes.Equal(got.Fingerprint, b.acct.Fingerprint4()) {
+				t.Errorf("SMP verified fingerprint %s, want B's %s", got.Fingerprint, b.acct.Fingerprint4())
 			}
 			waitFor(t, b, a.self, anyEvent[otr.SMPSucceededEvent])
 			if err := a.startSMP(b.self, secA.Instance, "wrong", "The password?"); err != nil {
@@ -518,15 +517,15 @@ func TestCommands(t *testing.T) {
 
 	printed := out.String()
 	for _, want := range []string{
-		"-> " + b.self + ": ?OTRv3?",
+		"-> " + b.self + ": ?OTRv34?",
 		"<- " + b.self + ": ?OTR:",
-		fmt.Sprintf("[%s] secure v3 with %08x", b.self, sec.Instance),
+		fmt.Sprintf("[%s] secure v4 with %08x", b.self, sec.Instance),
 		fmt.Sprintf("[%s] encrypted from %08x \"hello there\"", b.self, sec.Instance),
 		"unknown command /bogus",
 		fmt.Sprintf("[%s] SMP succeeded with %08x", b.self, sec.Instance),
 		fmt.Sprintf("[%s] SMP failed with %08x: secrets differ", b.self, sec.Instance),
 		fmt.Sprintf("[%s] error: %v", b.self, otr.ErrUnknownInstance),
-		fmt.Sprintf("[%s#%08x] encrypted, version 3, fingerprint %s", b.self, sec.Instance, b.acct.Fingerprint()),
+		fmt.Sprintf("[%s#%08x] encrypted, version 4, fingerprint %s", b.self, sec.Instance, b.acct.Fingerprint4()),
 		fmt.Sprintf("[%s] ended (%08x)", b.self, sec.Instance),
 	} {
 		if !strings.Contains(printed, want) {

@@ -7,16 +7,41 @@ import (
 	"github.com/otrgo/otr"
 )
 
+// Policies of the benchmarks: OTR3 only, and OTRv4.
+var (
+	benchV3 = &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV4}
+	benchV4 = &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV3}
+)
+
 // BenchmarkAKE runs a whole OTR3 AKE, both sides in one process, from the
 // query to both sides encrypted.
-func BenchmarkAKE(b *testing.B) {
+func BenchmarkAKE(b *testing.B) { benchKeyExchange(b, benchV3, 3) }
+
+// BenchmarkDAKE runs a whole OTRv4 interactive DAKE, both sides in one
+// process, from the query to both sides encrypted (the double ratchet's
+// first step included).
+func BenchmarkDAKE(b *testing.B) { benchKeyExchange(b, benchV4, 4) }
+
+func benchKeyExchange(b *testing.B, opts *otr.Options, version int) {
 	keys(b, 0)
+	// Accounts (and their client profiles) are made outside the timing.
+	var pairs [][2]*peer
 	i := uint64(0)
 	for b.Loop() {
+		b.StopTimer()
 		i++
-		alice := newPeer(b, "alice", "bob", 0, 1000+2*i, nil, 0)
-		bob := newPeer(b, "bob", "alice", 1, 1001+2*i, nil, 0)
-		secure(b, alice, bob)
+		alice := newPeer(b, "alice", "bob", 0, 1000+2*i, opts, 0)
+		bob := newPeer(b, "bob", "alice", 1, 1001+2*i, opts, 0)
+		pairs = append(pairs[:0], [2]*peer{alice, bob})
+		b.StartTimer()
+		res, err := alice.sess.Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		pump(b, alice, bob, res.Send)
+		if v, _ := alice.sess.Instance(0); v.Version != version || bob.sess.Status(0) != otr.Encrypted {
+			b.Fatalf("version %d, bob %v", v.Version, bob.sess.Status(0))
+		}
 	}
 }
 
@@ -30,18 +55,33 @@ func BenchmarkDataMessage(b *testing.B) {
 		n    int
 	}{{"100B", 100}, {"10KiB", 10 << 10}} {
 		text := strings.Repeat("a", size.n)
-		b.Run("OneWay/"+size.name, func(b *testing.B) {
-			alice := newPeer(b, "alice", "bob", 0, 1, nil, 0)
-			bob := newPeer(b, "bob", "alice", 1, 2, nil, 0)
+		for _, v := range []struct {
+			name string
+			opts *otr.Options
+		}{{"v3", benchV3}, {"v4", benchV4}} {
+			benchData(b, v.name, v.opts, size.name, text, size.n)
+		}
+	}
+}
+
+func benchData(b *testing.B, version string, opts *otr.Options, sizeName, text string, n int) {
+	{
+		size := struct {
+			name string
+			n    int
+		}{sizeName, n}
+		b.Run(version+"/OneWay/"+size.name, func(b *testing.B) {
+			alice := newPeer(b, "alice", "bob", 0, 1, opts, 0)
+			bob := newPeer(b, "bob", "alice", 1, 2, opts, 0)
 			secure(b, alice, bob)
 			b.SetBytes(int64(size.n))
 			for b.Loop() {
 				exchange(b, alice, bob, text)
 			}
 		})
-		b.Run("Ratchet/"+size.name, func(b *testing.B) {
-			alice := newPeer(b, "alice", "bob", 0, 1, nil, 0)
-			bob := newPeer(b, "bob", "alice", 1, 2, nil, 0)
+		b.Run(version+"/Ratchet/"+size.name, func(b *testing.B) {
+			alice := newPeer(b, "alice", "bob", 0, 1, opts, 0)
+			bob := newPeer(b, "bob", "alice", 1, 2, opts, 0)
 			secure(b, alice, bob)
 			b.SetBytes(int64(size.n))
 			from, to := alice, bob

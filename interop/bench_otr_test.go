@@ -25,7 +25,8 @@ type ourPair struct {
 func newOurPair(tb testing.TB, seed uint64) *ourPair {
 	tb.Helper()
 	mk := func(name, contact string, s uint64) *otr.Session {
-		acct, err := otr.NewAccount(name, keysForUs(tb), &otr.MemoryHost{}, &otr.Options{Rand: seeded(s)})
+		// OTR3 only: these benchmarks compare with libotr, which speaks OTR3.
+		acct, err := otr.NewAccount(name, keysForUs(tb), &otr.MemoryHost{}, &otr.Options{Rand: seeded(s), Policy: otr.DefaultPolicy &^ otr.AllowV4})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -8,6 +8,7 @@
 package keys3
 
 import (
+	"bytes"
 	"errors"
 	"io"
 
@@ -178,13 +179,13 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 	mac := p.sendHMAC.Sum(out[:authLen])
 	copy(out[authLen:], mac[:])
 	s.oldMACKeys = nil
-	return out, extraKey(p.secbytes), nil
+	return out, maybeExtraKey(p.secbytes, plaintext), nil
 }
 
 // Decrypted is the outcome of a verified data message.
 type Decrypted struct {
 	Plaintext []byte
-	ExtraKey  [32]byte // extra symmetric key of the key pair that protected it
+	ExtraKey  [32]byte // extra symmetric key of the key pair that protected it; zero when the message has no TLVs
 }
 
 // Decrypt verifies and decrypts a data message m (its ciphertext in place),
@@ -252,8 +253,9 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 
 	// Everything verified: commit.
 	// Decrypt in place: m is the caller's parsed copy, verified by now.
-	out := Decrypted{Plaintext: m.EncryptedMessage, ExtraKey: extraKey(p.secbytes)}
+	out := Decrypted{Plaintext: m.EncryptedMessage}
 	p.recvCipher.CTR(m.Counter, out.Plaintext, m.EncryptedMessage)
+	out.ExtraKey = maybeExtraKey(p.secbytes, out.Plaintext)
 	p.recvCtr = m.Counter
 	p.recvMACUsed = true
 	s.pairs[i][j] = p
@@ -329,6 +331,16 @@ func (s *State) RevealAll() {
 			}
 		}
 	}
+}
+
+// maybeExtraKey returns the extra symmetric key if the plaintext carries
+// TLVs (after a NUL), where the extra-key TLV can be, and zero otherwise:
+// most messages do not need the hash.
+func maybeExtraKey(secbytes, plaintext []byte) [32]byte {
+	if bytes.IndexByte(plaintext, 0) < 0 {
+		return [32]byte{}
+	}
+	return extraKey(secbytes)
 }
 
 // extraKey is h2(0xFF) = SHA256(0xFF || secbytes).

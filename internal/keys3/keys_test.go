@@ -143,7 +143,8 @@ func TestExtraKeyAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire, k2, _ := a.Encrypt(hdr, 0, []byte("z"))
+	// The key is derived for messages with TLVs (a NUL, then TLV 8 here).
+	wire, k2, _ := a.Encrypt(hdr, 0, []byte("z\x00\x00\x08\x00\x04abcd"))
 	_, body, _ := otrencoding.ParseHeader(wire)
 	var m otrencoding.DataMessage
 	m.Unmarshal(body)
@@ -158,5 +159,12 @@ func TestWipe(t *testing.T) {
 	a.Wipe()
 	if _, _, err := a.Encrypt(hdr, 0, nil); !errors.Is(err, ErrWiped) {
 		t.Fatalf("Encrypt after Wipe: %v", err)
+	}
+}
+
+func TestNoExtraKeyWithoutTLVs(t *testing.T) {
+	a, _ := pair(t)
+	if _, k, _ := a.Encrypt(hdr, 0, []byte("plain")); k != ([32]byte{}) {
+		t.Fatal("extra key computed for a message without TLVs")
 	}
 }

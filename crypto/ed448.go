@@ -117,8 +117,13 @@ func ParsePoint(b []byte) (Point, error) {
 	if len(b) != PointSize {
 		return Point{}, ErrInvalidPoint
 	}
-	// FromBytes rejects y >= p, bits 448..454 set, non-squares and a set
-	// sign bit for x = 0: the encoding is canonical once it succeeds.
+	// The last byte holds only the sign of x (bit 455): bits 448..454 must
+	// be clear. Checked here, not left to circl: v1.6.4 accepts them.
+	if b[PointSize-1]&0x7f != 0 {
+		return Point{}, ErrInvalidPoint
+	}
+	// FromBytes rejects y >= p, non-squares and a set sign bit for x = 0:
+	// the encoding is canonical once it succeeds.
 	g, err := goldilocks.FromBytes(b)
 	if err != nil {
 		return Point{}, ErrInvalidPoint

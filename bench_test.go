@@ -1,6 +1,8 @@
 package otr_test
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -106,5 +108,38 @@ func exchange(b *testing.B, from, to *peer, text string) {
 		if _, ok := r.Events[0].(otr.MessageEvent); !ok {
 			b.Fatalf("event %v", r.Events[0])
 		}
+	}
+}
+
+// BenchmarkIdleSession reports the heap memory one idle encrypted session
+// holds on one side (both versions): many sessions of one account are
+// secured, the peers dropped, and the account's heap growth divided.
+func BenchmarkIdleSession(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		opts *otr.Options
+	}{{"v3", benchV3}, {"v4", benchV4}} {
+		b.Run(v.name, func(b *testing.B) {
+			const n = 20
+			for b.Loop() {
+				b.StopTimer()
+				alice := newPeer(b, "alice", "bob", 0, 1, v.opts, 0)
+				alice.sess.Start() // warm up lazily built tables
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for i := range n {
+					contact := fmt.Sprintf("bob%d", i)
+					a := &peer{policy: alice.policy, name: "alice", acct: alice.acct, sess: alice.acct.Session(contact)}
+					bob := newPeer(b, contact, "alice", 1, uint64(10+i), v.opts, 0)
+					secure(b, a, bob)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "bytes/session")
+				runtime.KeepAlive(alice)
+				b.StartTimer()
+			}
+		})
 	}
 }

@@ -321,10 +321,16 @@ func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []by
 func (s *Session) expire() (Result, error) {
 	return s.call(func(o *out) error {
 		s.frag.Sweep()
+		now := s.acct.now()
+		for _, in := range s.instances {
+			if in.r4 != nil {
+				// Drop OTRv4 skipped message keys past Options.MaxSkippedAge.
+				in.r4.Expire(now)
+			}
+		}
 		if s.acct.expireAfter <= 0 {
 			return nil
 		}
-		now := s.acct.now()
 		var errs []error
 		for _, t := range s.sortedTags() {
 			in := s.instances[t]

@@ -117,10 +117,11 @@ func (k *DSAPublicKey) Equal(o *DSAPublicKey) bool {
 }
 
 // Check returns ErrInvalidDSAKey unless k is a sane OTR3 DSA key: minimal
-// encodings, p of 1024 bits, a prime q of 160 bits dividing p-1, 1 < g < p
-// with g^q = 1, and 1 < y < p with y^q = 1 (mod p). The primality of p is
-// not checked here (it costs more and protects nothing for a peer's key:
-// whoever chose the key can sign with it anyway); private keys check it.
+// encodings, p of 1024 bits, a prime q of 160 bits dividing p-1, 1 < g < p-1
+// and 1 < y < p-1. The primality of p and the orders of g and y are not
+// checked here (they cost exponentiations and protect nothing for a peer's
+// key: whoever chose the key can sign with it anyway); private keys are
+// checked fully.
 func (k *DSAPublicKey) Check() error {
 	if k == nil || !otr3IsMinimal(k.P) || !otr3IsMinimal(k.Q) || !otr3IsMinimal(k.G) || !otr3IsMinimal(k.Y) {
 		return ErrInvalidDSAKey
@@ -138,8 +139,10 @@ func (k *DSAPublicKey) Check() error {
 	if new(big.Int).Mod(pm1, q).Sign() != 0 || !q.ProbablyPrime(0) {
 		return ErrInvalidDSAKey
 	}
+	// Ranges only: g^q = 1 and y^q = 1 would cost two exponentiations on
+	// every AKE and, like p's primality, protect only the key's owner.
 	for _, v := range []*big.Int{g, y} {
-		if v.Cmp(one) <= 0 || v.Cmp(p) >= 0 || new(big.Int).Exp(v, q, p).Cmp(one) != 0 {
+		if v.Cmp(one) <= 0 || v.Cmp(pm1) >= 0 {
 			return ErrInvalidDSAKey
 		}
 	}

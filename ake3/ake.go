@@ -79,7 +79,7 @@ type Keys struct {
 	SSID          [8]byte
 	OurDH         *otrcrypto.DHPrivateKey // our D-H key of the AKE, key id OurKeyID
 	OurKeyID      uint32
-	TheirDH       []byte // their g^x or g^y
+	TheirDH       *otrcrypto.DHPublicKey // their g^x or g^y, validated
 	TheirKeyID    uint32
 	TheirKey      *otrcrypto.DSAPublicKey
 	SentRevealSig bool // we sent the Reveal Signature message (bold first half of the SSID)
@@ -105,9 +105,9 @@ type AKE struct {
 	commit *otrencoding.DHCommit // sent in AWAITING_DHKEY
 
 	// Their side.
-	theirCommit *otrencoding.DHCommit // received D-H Commit (AWAITING_REVEALSIG)
-	dhKeySent   *otrencoding.DHKey    // our D-H Key message, for retransmission
-	gy          []byte                // their g^y (AWAITING_SIG)
+	theirCommit *otrencoding.DHCommit  // received D-H Commit (AWAITING_REVEALSIG)
+	dhKeySent   *otrencoding.DHKey     // our D-H Key message, for retransmission
+	gy          *otrcrypto.DHPublicKey // their g^y (AWAITING_SIG)
 	revealSent  *otrencoding.RevealSig
 }
 
@@ -235,7 +235,11 @@ func (a *AKE) receiveDHKey(rand io.Reader, m *otrencoding.DHKey) ([]Reply, *Keys
 	switch a.state {
 	case StateAwaitingDHKey:
 		gx := a.ourDH.Public()
-		s, err := a.ourDH.SharedSecret(m.GY) // checks 2 <= g^y <= p-2
+		gy, err := otrcrypto.ParseDHPublic(m.GY) // checks 2 <= g^y <= p-2
+		if err != nil {
+			return nil, nil, ErrVerify
+		}
+		s, err := a.ourDH.SharedSecretWith(gy)
 		if err != nil {
 			return nil, nil, ErrVerify
 		}
@@ -247,11 +251,11 @@ func (a *AKE) receiveDHKey(rand io.Reader, m *otrencoding.DHKey) ([]Reply, *Keys
 			return nil, nil, err
 		}
 		a.revealSent = &otrencoding.RevealSig{RevealedKey: append([]byte(nil), a.r[:]...), EncryptedSig: enc, MAC: mac}
-		a.gy = m.GY
+		a.gy = gy
 		a.state = StateAwaitingSig
 		return []Reply{{otrencoding.MsgRevealSig, a.revealSent}}, nil, nil
 	case StateAwaitingSig:
-		if bytes.Equal(a.gy, m.GY) {
+		if bytes.Equal(a.gy.Bytes(), m.GY) {
 			return []Reply{{otrencoding.MsgRevealSig, a.revealSent}}, nil, nil
 		}
 	}
@@ -278,7 +282,11 @@ func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Repl
 	if !otrencoding.ReadMPI(&s, &gx) || !s.Empty() {
 		return nil, nil, ErrVerify
 	}
-	sec, err := a.ourDH.SharedSecret(gx) // checks 2 <= g^x <= p-2
+	gxPub, err := otrcrypto.ParseDHPublic(gx) // checks 2 <= g^x <= p-2
+	if err != nil {
+		return nil, nil, ErrVerify
+	}
+	sec, err := a.ourDH.SharedSecretWith(gxPub)
 	if err != nil {
 		return nil, nil, ErrVerify
 	}
@@ -294,7 +302,7 @@ func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Repl
 	if err != nil {
 		return nil, nil, err
 	}
-	keys := &Keys{SSID: ks.ssid, OurDH: a.ourDH, OurKeyID: KeyID, TheirDH: gx, TheirKeyID: theirKeyID, TheirKey: theirKey}
+	keys := &Keys{SSID: ks.ssid, OurDH: a.ourDH, OurKeyID: KeyID, TheirDH: gxPub, TheirKeyID: theirKeyID, TheirKey: theirKey}
 	a.ourDH = nil // handed over to keys
 	a.Wipe()
 	return []Reply{{otrencoding.MsgSig, &otrencoding.Sig{EncryptedSig: enc, MAC: mac}}}, keys, nil
@@ -305,7 +313,7 @@ func (a *AKE) receiveSig(m *otrencoding.Sig) ([]Reply, *Keys, error) {
 	if a.state != StateAwaitingSig {
 		return nil, nil, ErrIgnored
 	}
-	sec, err := a.ourDH.SharedSecret(a.gy)
+	sec, err := a.ourDH.SharedSecretWith(a.gy)
 	if err != nil {
 		return nil, nil, ErrVerify
 	}
@@ -313,7 +321,7 @@ func (a *AKE) receiveSig(m *otrencoding.Sig) ([]Reply, *Keys, error) {
 	otrcrypto.Wipe(sec)
 	defer ks.wipe()
 	gx := a.ourDH.Public()
-	theirKey, theirKeyID, err := verifySignedKey(m.EncryptedSig, m.MAC, ks.cp[:], ks.m1p[:], ks.m2p[:], a.gy, gx)
+	theirKey, theirKeyID, err := verifySignedKey(m.EncryptedSig, m.MAC, ks.cp[:], ks.m1p[:], ks.m2p[:], a.gy.Bytes(), gx)
 	if err != nil {
 		return nil, nil, err
 	}

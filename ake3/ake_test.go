@@ -89,7 +89,7 @@ func TestExchange(t *testing.T) {
 	if ka.SSID != kb.SSID {
 		t.Errorf("SSIDs differ")
 	}
-	if !otrcrypto.Equal(ka.TheirDH, kb.OurDH.Public()) || !otrcrypto.Equal(kb.TheirDH, ka.OurDH.Public()) {
+	if !otrcrypto.Equal(ka.TheirDH.Bytes(), kb.OurDH.Public()) || !otrcrypto.Equal(kb.TheirDH.Bytes(), ka.OurDH.Public()) {
 		t.Errorf("D-H keys do not match")
 	}
 	a, b := testKeys(t)

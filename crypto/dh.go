@@ -102,13 +102,37 @@ func (k *DHPrivateKey) Public() []byte {
 	return append([]byte(nil), k.pub...)
 }
 
+// DHPublicKey is an OTR3 Diffie-Hellman public value that passed
+// CheckDHPublic: validated once, used for many shared secrets.
+type DHPublicKey struct{ y []byte }
+
+// ParseDHPublic validates y with CheckDHPublic and returns it as a
+// DHPublicKey (holding a copy).
+func ParseDHPublic(y []byte) (*DHPublicKey, error) {
+	if err := CheckDHPublic(y); err != nil {
+		return nil, err
+	}
+	return &DHPublicKey{y: append([]byte(nil), y...)}, nil
+}
+
+// Bytes returns the value, minimal big-endian (the caller must not modify
+// it).
+func (k *DHPublicKey) Bytes() []byte { return k.y }
+
 // SharedSecret checks peer with CheckDHPublic and returns s = peer^x mod p
 // as a minimal big-endian value (the caller owns it and should wipe it). It
 // is constant-time in x.
 func (k *DHPrivateKey) SharedSecret(peer []byte) ([]byte, error) {
-	if err := CheckDHPublic(peer); err != nil {
+	pub, err := ParseDHPublic(peer)
+	if err != nil {
 		return nil, err
 	}
+	return k.SharedSecretWith(pub)
+}
+
+// SharedSecretWith is SharedSecret for an already validated public value.
+func (k *DHPrivateKey) SharedSecretWith(pub *DHPublicKey) ([]byte, error) {
+	peer := pub.y
 	y := otr3MustNat(peer, otr3P)
 	s := bigmod.NewNat().Exp(y, k.x[:], otr3P)
 	out := otr3Bytes(s, otr3P)

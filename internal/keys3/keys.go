@@ -55,7 +55,7 @@ type State struct {
 	ourKeyID   uint32                     // id of ours[1], the most recent
 	ours       [2]*otrcrypto.DHPrivateKey // [0]: our_keyid-1, [1]: our_keyid
 	theirKeyID uint32                     // id of theirs[1]
-	theirs     [2][]byte                  // [0]: their_keyid-1 (may be nil), [1]: their_keyid
+	theirs     [2]*otrcrypto.DHPublicKey  // [0]: their_keyid-1 (may be nil), [1]: their_keyid
 
 	// pairs[i][j] pairs ours[i] with theirs[j]; nil until first used.
 	pairs [2][2]*pairKeys
@@ -66,7 +66,7 @@ type State struct {
 // New starts the data-message state after an AKE: ourDH (key id ourID) and
 // their key theirDH (key id theirID) as exchanged in the AKE, plus a fresh
 // key for ours next. New takes ownership of ourDH.
-func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, theirDH []byte, theirID uint32) (*State, error) {
+func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, their *otrcrypto.DHPublicKey, theirID uint32) (*State, error) {
 	next, err := otrcrypto.GenerateDHKey(rand)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, theirDH []
 		ourKeyID:   ourID + 1,
 		ours:       [2]*otrcrypto.DHPrivateKey{ourDH, next},
 		theirKeyID: theirID,
-		theirs:     [2][]byte{nil, theirDH},
+		theirs:     [2]*otrcrypto.DHPublicKey{nil, their},
 	}, nil
 }
 
@@ -102,7 +102,7 @@ func (s *State) Wipe() {
 
 // computePair derives the keys of ours[i] with theirs[j].
 func (s *State) computePair(i, j int) (*pairKeys, error) {
-	sec, err := s.ours[i].SharedSecret(s.theirs[j])
+	sec, err := s.ours[i].SharedSecretWith(s.theirs[j])
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (s *State) computePair(i, j int) (*pairKeys, error) {
 	p := &pairKeys{secbytes: b.BytesOrPanic()}
 	// The "high" end is the side whose public key is numerically greater.
 	sendbyte, recvbyte := byte(0x02), byte(0x01)
-	if otrcrypto.CompareMPI(s.ours[i].Public(), s.theirs[j]) > 0 {
+	if otrcrypto.CompareMPI(s.ours[i].Public(), s.theirs[j].Bytes()) > 0 {
 		sendbyte, recvbyte = 0x01, 0x02
 	}
 	h := otrcrypto.SHA1([]byte{sendbyte}, p.secbytes)
@@ -237,8 +237,9 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 		return Decrypted{}, ErrReplay
 	}
 	rotateTheirs := j == 1
+	var nextTheirs *otrcrypto.DHPublicKey
 	if rotateTheirs {
-		if err := otrcrypto.CheckDHPublic(m.NextDH); err != nil {
+		if nextTheirs, err = otrcrypto.ParseDHPublic(m.NextDH); err != nil {
 			discard()
 			return Decrypted{}, ErrBadKey
 		}
@@ -276,7 +277,7 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 			s.forgetOne(&s.pairs[k][0])
 			s.pairs[k][0], s.pairs[k][1] = s.pairs[k][1], nil
 		}
-		s.theirs[0], s.theirs[1] = s.theirs[1], append([]byte(nil), m.NextDH...)
+		s.theirs[0], s.theirs[1] = s.theirs[1], nextTheirs
 		s.theirKeyID++
 	}
 	return out, nil

@@ -22,11 +22,13 @@ func pair(t *testing.T) (*State, *State) {
 	r := seeded(1)
 	xa, _ := otrcrypto.GenerateDHKey(r)
 	xb, _ := otrcrypto.GenerateDHKey(r)
-	a, err := New(r, xa, 1, xb.Public(), 1)
+	pa, _ := otrcrypto.ParseDHPublic(xa.Public())
+	pb, _ := otrcrypto.ParseDHPublic(xb.Public())
+	a, err := New(r, xa, 1, pb, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(r, xb, 1, xa.Public(), 1)
+	b, err := New(r, xb, 1, pa, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

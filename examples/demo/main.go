@@ -68,7 +68,8 @@ func send(from, to *party, text string) {
 func main() {
 	alice := newParty("alice@example.org", "bob@example.org")
 	bob := newParty("bob@example.org", "alice@example.org")
-	fmt.Printf("alice's fingerprint: %s\nbob's fingerprint:   %s\n\n", alice.acct.Fingerprint(), bob.acct.Fingerprint())
+	fmt.Printf("alice's fingerprints: OTR3 %s\n                      OTRv4 %s\n", alice.acct.Fingerprint(), alice.acct.Fingerprint4())
+	fmt.Printf("bob's fingerprints:   OTR3 %s\n                      OTRv4 %s\n\n", bob.acct.Fingerprint(), bob.acct.Fingerprint4())
 
 	fmt.Println("alice starts OTR")
 	res, err := alice.sess.Start()
@@ -76,7 +77,8 @@ func main() {
 		log.Fatal(err)
 	}
 	deliver(alice, bob, res.Send)
-	fmt.Printf("\nalice: %s, bob: %s\n", alice.sess.Status(0), bob.sess.Status(0))
+	info, _ := alice.sess.Instance(0)
+	fmt.Printf("\nalice: %s (OTR version %d), bob: %s\n", alice.sess.Status(0), info.Version, bob.sess.Status(0))
 	ssid, _ := alice.sess.SSID(0)
 	fmt.Printf("SSID: %s\n\n", ssid)
 

@@ -11,10 +11,17 @@ import (
 // session in the middle of an encrypted conversation with Alice. Invariants:
 // no panic; a rejected message delivers nothing; nothing unauthenticated is
 // delivered as encrypted; and the genuine conversation goes on afterwards.
-func FuzzConversation(f *testing.F) {
+func FuzzConversation(f *testing.F) { fuzzConversation(f, nil) }
+
+// FuzzConversationV3 is FuzzConversation with both sides on OTR3 only.
+func FuzzConversationV3(f *testing.F) {
+	fuzzConversation(f, &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV4})
+}
+
+func fuzzConversation(f *testing.F, opts *otr.Options) {
 	// Seeds: a recorded deterministic conversation, plus hand-written forms.
-	alice := newPeer(f, "alice", "bob", 0, 21, nil, 120)
-	bob := newPeer(f, "bob", "alice", 1, 22, nil, 120)
+	alice := newPeer(f, "alice", "bob", 0, 21, opts, 120)
+	bob := newPeer(f, "bob", "alice", 1, 22, opts, 120)
 	res, _ := alice.sess.Start()
 	for _, w := range pump(f, alice, bob, res.Send) {
 		f.Add([]byte(w))
@@ -27,12 +34,14 @@ func FuzzConversation(f *testing.F) {
 		"?OTR?", "?OTRv3?", "?OTRv34?", "?OTR?v23?", "?OTRv", "?OTR", "?OTR:", "?OTR:AAMD.", "?OTR:===.",
 		"?OTR Error: boom", "hello \t  \t\t\t\t \t \t \t    \t\t  \t\t", "?OTR|00000100|00000000,00001,00002,?OTR:AA,",
 		"?OTR|00000100|00000000,00002,00001,x,", "?OTR,1,2,x,", "plain\x00?OTRv3?",
+		"?OTR|00000001|00000100|00000000,00001,00002,?OTR:AAQ,", "?OTR Error: ERROR_1: Unreadable message",
+		"?OTR:AAQ1AAABAAAAAAA=.", "?OTR:AAQDAAABAAAAAAA=.",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		alice := newPeer(t, "alice", "bob", 0, 21, nil, 0)
-		bob := newPeer(t, "bob", "alice", 1, 22, nil, 0)
+		alice := newPeer(t, "alice", "bob", 0, 21, opts, 0)
+		bob := newPeer(t, "bob", "alice", 1, 22, opts, 0)
 		secure(t, alice, bob)
 		aliceTag := alice.acct.InstanceTag()
 		for _, part := range bytes.Split(data, []byte{0}) {

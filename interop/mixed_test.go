@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -774,4 +775,84 @@ func testV3DuringV4(t *testing.T, fromLibotr bool, kind string) {
 	}
 	toCarol.take()
 	n.talk(rnd, 5, map[*conv][]client{toCarol: {carol, old}})
+}
+
+// receiveGuarded is sess.Receive, turning a panic into a test failure (a
+// panic reachable from input is a bug) and stopping the test, since the
+// session's lock may be left held.
+func receiveGuarded(t *testing.T, sess *otr.Session, wire string) (res otr.Result, err error) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("Receive panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return sess.Receive(wire)
+}
+
+// An OTR3 D-H Commit from the instance of Carol's OTRv4 client while that
+// instance is not encrypted (its DAKE in progress, or its session ended by
+// either side) is handled without a panic, and OTRv4 with the instance
+// then works: the DAKE completes, or a new one does.
+func TestMixedOTR3KeyExchangeOnIdleOTRv4Instance(t *testing.T) {
+	for _, state := range []string{"DAKE in progress", "ended by us", "finished by Carol"} {
+		t.Run(state, func(t *testing.T) {
+			n := newMixedNet(t)
+			carol := n.newOurClient(carolName, keysForCarol(t), 0, 12)
+			toCarol := n.conv(carolName, carol)
+			old := n.newOurClient(carolName, keysForCarol(t), otr.AllowV3, 13)
+			commits := old.receive("?OTRv3?")
+			if len(commits) != 1 {
+				t.Fatalf("the OTR3 client answered the query with %q, want one D-H Commit", commits)
+			}
+			forged := retag(t, commits[0], typeDHCommit, carol.tag(), 0)
+
+			var held []hop // our Auth-R, in the DAKE case
+			switch state {
+			case "DAKE in progress":
+				// Our query; Carol's Identity message; our Auth-R, held.
+				for _, h := range toCarol.out(toCarol.sess.Start()) {
+					for _, m := range h.to.receive(h.text) {
+						res, err := toCarol.sess.Receive(m)
+						if err != nil {
+							t.Fatalf("Carol's Identity message: %v", err)
+						}
+						held = append(held, toCarol.out(res, nil)...)
+					}
+				}
+				if info, ok := toCarol.sess.Instance(carol.tag()); !ok || info.Status != otr.Plaintext || len(held) != 1 {
+					t.Fatalf("after Carol's Identity message: %+v (known %v), %d messages held; want a plaintext instance and our Auth-R", info, ok, len(held))
+				}
+			case "ended by us":
+				n.run(toCarol.out(toCarol.sess.Start()))
+				n.checkV4(toCarol, carol)
+				n.run(toCarol.out(toCarol.sess.End(carol.tag())))
+			case "finished by Carol":
+				n.run(toCarol.out(toCarol.sess.Start()))
+				n.checkV4(toCarol, carol)
+				n.run(toCarol.in(carol.result(carol.sess.End(0))))
+			}
+			toCarol.take()
+			carol.take()
+
+			res, err := receiveGuarded(t, toCarol.sess, forged)
+			t.Logf("the D-H Commit: %d messages, events %v, error %v", len(res.Send), res.Events, err)
+
+			// OTRv4 goes on: the DAKE completes, or a new one does.
+			switch state {
+			case "DAKE in progress":
+				n.run(held)
+			case "ended by us":
+				carol.result(carol.sess.End(0))
+				n.run(toCarol.out(toCarol.sess.Start()))
+			case "finished by Carol":
+				n.run(toCarol.out(toCarol.sess.End(0)))
+				n.run(toCarol.out(toCarol.sess.Start()))
+			}
+			n.checkV4(toCarol, carol)
+			toCarol.take()
+			carol.take()
+			n.talk(seeded(7), 2, map[*conv][]client{toCarol: {carol}})
+		})
+	}
 }

@@ -178,17 +178,27 @@ type SMPProgressEvent struct {
 }
 
 // SMPSucceededEvent: both users know the same secret. Fingerprint is the
-// contact's fingerprint that this run authenticated.
+// contact's fingerprint of the instance.
+//
+// AnsweredQuestion is set when we answered the contact's question: the
+// contact chose the question, so the run proves who we are to the contact
+// but does not authenticate the contact to us (anyone can ask "2+2?").
+// Like libotr, a TrustHost then records no trust; a run we started, or one
+// without a question, records SMPVerified.
 type SMPSucceededEvent struct {
-	Instance    uint32
-	Fingerprint Fingerprint
+	Instance         uint32
+	Fingerprint      Fingerprint
+	AnsweredQuestion bool
 }
 
 // SMPFailedEvent: the secrets differ, or (Protocol) the contact's messages
-// were invalid or out of order and the run was aborted.
+// were invalid or out of order and the run was aborted. After a run whose
+// secrets differed, a TrustHost records the fingerprint as Untrusted, as
+// libotr does.
 type SMPFailedEvent struct {
-	Instance uint32
-	Protocol bool
+	Instance    uint32
+	Fingerprint Fingerprint
+	Protocol    bool
 }
 
 // SMPAbortedEvent: the run was aborted, by us or (ByContact) by the contact.

@@ -111,6 +111,15 @@ func (s *Session) anySecure() bool {
 	return false
 }
 
+func (s *Session) anyEncryptedV4() bool {
+	for _, in := range s.instances {
+		if in.status == Encrypted && in.version == 4 {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Session) anyEncrypted() bool {
 	for _, in := range s.instances {
 		if in.status == Encrypted {
@@ -123,6 +132,12 @@ func (s *Session) anyEncrypted() bool {
 // startBest starts the key exchange of the highest version offered and
 // allowed; nothing if none.
 func (s *Session) startBest(o *out, offered otrencoding.Versions) error {
+	if !offered.Has(4) && s.anyEncryptedV4() {
+		// An OTRv4 session never gives way to OTR3: a query or tag without
+		// version 4 may be an attacker's downgrade attempt.
+		s.acct.log.Debug("otr: OTR3-only offer ignored during an OTRv4 session", "contact", s.contact)
+		return nil
+	}
 	switch {
 	case offered.Has(4) && s.canV4():
 		return s.startDAKE(o)
@@ -208,13 +223,13 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 	in := s.instances[h.Sender]
 	var a *ake3.AKE
 	switch {
-	case in != nil && in.ake.State() != ake3.StateNone:
+	case in != nil && in.ake != nil && in.ake.State() != ake3.StateNone:
 		a = in.ake
 	case s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
 		// The instance answers (or crosses) our commit to no instance: it
 		// gets its own copy, as libotr does.
 		a = s.master.Clone()
-	case in != nil:
+	case in != nil && in.ake != nil:
 		a = in.ake
 	case h.Type == otrencoding.MsgDHCommit:
 		a = ake3.New(s.acct.keys.dsa)

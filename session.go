@@ -53,6 +53,7 @@ type instance struct {
 	ssid          SSID
 	sentRevealSig bool
 	smp           *smp.SMP3
+	smpAnswering  bool                // the current SMP run answers the contact's question
 	dake          *dake.DAKE          // OTRv4 key exchange in progress with this instance
 	r4            *ratchet4.State     // OTRv4 double ratchet
 	smp4          *smp.SMP4           // OTRv4 SMP
@@ -134,11 +135,13 @@ func (s *Session) call(f func(o *out) error) (Result, error) {
 			s.acct.log.Warn("otr: no client profile: OTRv4 disabled for this call", "err", err)
 		}
 	}
-	s.mu.Lock()
-	s.prof = prof
 	o := &out{s: s, max: max}
-	err := f(o)
-	s.mu.Unlock()
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.prof = prof
+		return f(o)
+	}()
 	s.acct.checkTrust(s.contact, &o.res)
 	return o.res, err
 }

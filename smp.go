@@ -38,6 +38,7 @@ func (s *Session) StartSMP(instanceTag uint32, secret []byte, question string) (
 		if errors.Is(err, smp.ErrInProgress) {
 			return ErrSMPInProgress
 		}
+		in.smpAnswering = false
 		if err != nil {
 			return err
 		}
@@ -141,11 +142,12 @@ func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
 	case smp.NeedSecret:
 		// OTRv4 always carries a question, possibly empty.
 		hasQ := t.Type == smp.TypeMsg1Q || in.version == 4 && outcome.Question != ""
+		in.smpAnswering = hasQ
 		o.event(SMPQuestionEvent{Instance: in.tag, Question: sanitize(outcome.Question), HasQuestion: hasQ})
 	case smp.Succeeded:
-		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: in.fingerprint()})
+		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: in.fingerprint(), AnsweredQuestion: in.smpAnswering})
 	case smp.Failed:
-		o.event(SMPFailedEvent{Instance: in.tag})
+		o.event(SMPFailedEvent{Instance: in.tag, Fingerprint: in.fingerprint()})
 	case smp.Cheated, smp.Unexpected:
 		o.event(SMPFailedEvent{Instance: in.tag, Protocol: true})
 	case smp.Aborted:

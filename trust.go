@@ -12,9 +12,20 @@ func (a *Account) checkTrust(contact string, res *Result) {
 		return
 	}
 	for i := 0; i < len(res.Events); i++ {
-		if ev, ok := res.Events[i].(SMPSucceededEvent); ok {
-			if err := th.SetTrust(contact, ev.Fingerprint, SMPVerified); err != nil {
-				a.log.Warn("otr: trust store", "err", err)
+		switch ev := res.Events[i].(type) {
+		case SMPSucceededEvent:
+			// Answering the contact's question authenticates us, not them.
+			if !ev.AnsweredQuestion {
+				if err := th.SetTrust(contact, ev.Fingerprint, SMPVerified); err != nil {
+					a.log.Warn("otr: trust store", "err", err)
+				}
+			}
+			continue
+		case SMPFailedEvent:
+			if !ev.Protocol && ev.Fingerprint != nil {
+				if err := th.SetTrust(contact, ev.Fingerprint, Untrusted); err != nil {
+					a.log.Warn("otr: trust store", "err", err)
+				}
 			}
 			continue
 		}

@@ -711,9 +711,15 @@ func testV3DuringV4(t *testing.T, fromLibotr bool, kind string) {
 		}
 		forged, wantType = retag(t, first[0], typeDHCommit, carol.tag(), receiver), "DH-Commit"
 	case "D-H Key":
-		// Someone asks us for OTR3 only: we send a D-H Commit to no
-		// instance, which every client of Carol's gets.
+		// An OTR3-only query during the OTRv4 session is a downgrade
+		// attempt: we do not answer it.
 		res, err := toCarol.sess.Receive("?OTRv3?")
+		if err != nil || len(res.Send) != 0 {
+			t.Fatalf("our answer to an OTR3 query during OTRv4: %+v, %v; want nothing", res.Send, err)
+		}
+		// A D-H Commit of ours from another conversation of the same
+		// account (same instance tag) lets the OTR3 client make a D-H Key.
+		res, err = n.acct.Session("someone-else@example.org").Receive("?OTRv3?")
 		if err != nil || len(res.Send) != 1 || res.Send[0].Instance != 0 {
 			t.Fatalf("our answer to an OTR3 query: %+v, %v; want one D-H Commit to no instance", res.Send, err)
 		}
@@ -750,6 +756,12 @@ func testV3DuringV4(t *testing.T, fromLibotr bool, kind string) {
 	}
 	n.talk(rnd, 3, map[*conv][]client{toCarol: {carol}})
 
+	if kind == "D-H Key" {
+		// Our D-H Commit came from another conversation (we do not answer
+		// an OTR3-only query during OTRv4), so the genuine D-H Key has no
+		// exchange to join here.
+		return
+	}
 	// The message as sent, from its own instance: a new OTR3 instance.
 	toCarol.clients = append(toCarol.clients, old)
 	n.run(toCarol.in(first))

@@ -72,7 +72,11 @@ type umsg struct {
 }
 
 type propSide struct {
-	p      *peer
+	p *peer
+	// state mirrors the status and SSID of p's instance, kept from the
+	// events (Session.Instance computes a fingerprint: too slow to poll at
+	// every step); it is checked against Instance now and then.
+	state  otr.InstanceInfo
 	inbox  []wmsg // on their way to this side
 	secret string // this side's secret in the current SMP run
 	smp    string // outcome of the current SMP run: "", "ok" or "fail"
@@ -103,7 +107,7 @@ func TestPropertyConversationV4(t *testing.T) {
 		dup:         0.03,
 		perFrag:     true,
 		maxSize:     400,
-		burst:       12,
+		burst:       20,
 		restarts:    8,
 		smpRuns:     10,
 		wantVersion: 4,
@@ -158,11 +162,10 @@ func runProperty(t *testing.T, cfg propConfig, seed uint64) {
 		if step > 100*cfg.messages+10000 {
 			t.Fatalf("no progress after %d steps (%d messages sent)", step, len(r.msgs))
 		}
-		// Instance computes the contact's fingerprint: ask once per step.
-		info := [2]otr.InstanceInfo{}
-		for i, sd := range r.sides {
-			info[i], _ = sd.p.sess.Instance(0)
+		if step%256 == 0 {
+			r.checkMirror()
 		}
+		info := [2]otr.InstanceInfo{r.sides[0].state, r.sides[1].state}
 		settled := r.settled(info[0], info[1])
 		if settled && len(restartAt) > 0 && len(r.msgs) >= restartAt[0] {
 			restartAt = restartAt[1:]
@@ -294,8 +297,7 @@ func (r *propRun) deliver(to int) {
 			u.got[w.frag] = true
 			if len(u.got) == u.nfrag && !u.dropped {
 				u.completed = true
-				in, _ := s.p.sess.Instance(0)
-				deliverable = in.Status == otr.Encrypted && in.SSID == u.ssid
+				deliverable = s.state.Status == otr.Encrypted && s.state.SSID == u.ssid
 				u.deliverable = deliverable
 				if !deliverable {
 					r.stats.undeliverable++
@@ -335,6 +337,9 @@ func (r *propRun) deliver(to int) {
 			if ev.Version != r.cfg.wantVersion {
 				t.Fatalf("%s: secure with version %d, want %d", s.p.name, ev.Version, r.cfg.wantVersion)
 			}
+			s.state.Status, s.state.SSID = otr.Encrypted, ev.SSID
+		case otr.FinishedEvent:
+			s.state.Status = otr.Finished
 		case otr.PlaintextEvent, otr.UnencryptedEvent:
 			t.Fatalf("%s: plaintext event %v", s.p.name, ev)
 		}
@@ -428,6 +433,7 @@ func (r *propRun) restart(from int) {
 	if err != nil {
 		r.t.Fatalf("%s End: %v", s.p.name, err)
 	}
+	s.state.Status = otr.Plaintext
 	r.control(from^1, res.Send)
 	res, err = s.p.sess.Start()
 	if err != nil {
@@ -437,8 +443,19 @@ func (r *propRun) restart(from int) {
 	r.stats.restarts++
 }
 
+// checkMirror checks the sides' mirrored states against the sessions.
+func (r *propRun) checkMirror() {
+	for _, s := range r.sides {
+		in, _ := s.p.sess.Instance(0)
+		if in.Status != s.state.Status || in.Status != otr.Plaintext && in.SSID != s.state.SSID {
+			r.t.Fatalf("%s: instance %+v, events said %v %v", s.p.name, in, s.state.Status, s.state.SSID)
+		}
+	}
+}
+
 func (r *propRun) check() {
 	t := r.t
+	r.checkMirror()
 	for i, u := range r.msgs {
 		switch {
 		case u.delivered > 1:

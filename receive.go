@@ -286,6 +286,7 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 	in.lastSent, in.lastActive = now, now
 	in.version = 3
 	in.theirKey = k.TheirKey
+	in.fp = nil
 	in.ssid = SSID(k.SSID)
 	in.sentRevealSig = k.SentRevealSig
 	s.current = in.tag
@@ -382,6 +383,7 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 	}
 	if finished {
 		in.wipeKeys()
+		in.abandonKeyExchange()
 		in.status = Finished
 		o.event(FinishedEvent{Instance: in.tag})
 		return nil

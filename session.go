@@ -58,6 +58,7 @@ type instance struct {
 	r4            *ratchet4.State     // OTRv4 double ratchet
 	smp4          *smp.SMP4           // OTRv4 SMP
 	theirProfile  *dake.ClientProfile // OTRv4: the contact's profile, from the DAKE
+	fp            Fingerprint         // cache of fingerprint(); reset by each key exchange
 	lastSent      time.Time           // last data message sent
 	lastActive    time.Time           // last data message sent or received
 }
@@ -83,8 +84,16 @@ func (in *instance) wipeKeys() {
 
 // fingerprint returns the contact's fingerprint as authenticated on in: the
 // DSA key's for OTR3, the client profile's for OTRv4; nil before a key
-// exchange.
+// exchange. It is computed once per key exchange (an OTRv4 fingerprint
+// costs point encodings).
 func (in *instance) fingerprint() Fingerprint {
+	if in.fp == nil {
+		in.fp = in.computeFingerprint()
+	}
+	return in.fp
+}
+
+func (in *instance) computeFingerprint() Fingerprint {
 	switch {
 	case in.version == 4 && in.theirProfile != nil:
 		fp := in.theirProfile.Fingerprint()
@@ -390,8 +399,21 @@ func (s *Session) endInstance(o *out, in *instance, expired bool) error {
 		o.event(EndedEvent{Instance: in.tag, Expired: expired})
 	}
 	in.wipeKeys()
+	in.abandonKeyExchange()
 	in.status = Plaintext
 	return err
+}
+
+// abandonKeyExchange drops a key exchange in progress with in, as libotr
+// does when a session ends (otrl_context_force_finished clears the AKE): a
+// late message of it must not make the instance encrypted again.
+func (in *instance) abandonKeyExchange() {
+	if in.ake != nil {
+		in.ake.Wipe()
+	}
+	if in.dake != nil {
+		in.dake.Wipe()
+	}
 }
 
 // End ends the encrypted session with the instance (0: every instance):
@@ -410,6 +432,14 @@ func (s *Session) End(instanceTag uint32) (Result, error) {
 		var errs []error
 		for _, t := range tags {
 			errs = append(errs, s.endInstance(o, s.instances[t], false))
+		}
+		if instanceTag == 0 {
+			// Our own exchanges addressed to no instance end too.
+			s.master.Wipe()
+			if s.master4 != nil {
+				s.master4.Wipe()
+				s.master4 = nil
+			}
 		}
 		s.offerSent, s.sawPlaintext = false, false
 		return errors.Join(errs...)

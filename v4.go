@@ -182,6 +182,7 @@ func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
 	in.version = 4
 	in.theirKey = nil
 	in.theirProfile = k.TheirProfile
+	in.fp = nil
 	in.ssid = SSID(k.SSID)
 	now := s.acct.now()
 	in.lastSent, in.lastActive = now, now

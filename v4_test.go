@@ -414,19 +414,20 @@ func TestDAKEBadRingSignature(t *testing.T) {
 		})
 	}
 	t.Run("Auth-R/sigma of another Auth-R", func(t *testing.T) {
-		// Alice's answer to the same Identity message again: fresh keys,
-		// so its sigma does not fit the first Auth-R's X.
-		res, err := alice.sess.Receive(w.identity)
-		other := otrPayload(t, only(t, "alice", res, err))
+		// The sigma of an Auth-R of another DAKE (another pair of
+		// accounts): a genuine ring signature, over another transcript.
+		// (A duplicate Identity message gets the same Auth-R again, so
+		// alice cannot be asked for a second one here.)
+		alice2, bob2, _, _, _, _ := v4Peers(t, 212)
+		w2 := beginDAKE(t, alice2, bob2)
+		w2.stepAuthR(t, alice2)
+		other := otrPayload(t, w2.authR)
 		oo := offsets(t, other)
 		forged := tamper(t, w.authR, func(p []byte) []byte {
 			copy(p[o.sigma:o.sigma+otrcrypto.RingSignatureSize], other[oo.sigma:])
 			return p
 		})
 		wantRejected(t, bob, forged, otr.ErrBadMAC, false)
-		// Alice now waits for the Auth-I of her second Auth-R: use it.
-		w.authR = otrencoding.EncodeMessage(other)
-		o = oo
 	})
 	assertIntact(t, alice, bob, ssid)
 	w.stepAuthI(t, bob)

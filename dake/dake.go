@@ -171,6 +171,7 @@ type waitingAuthI struct {
 	our      *ephemeral
 	theirTag uint32
 	their    *IdentityMessage
+	authR    []byte // the encoded Auth-R we sent, to resend for a duplicate
 }
 
 func (w *waitingAuthI) Wipe() { w.our.Wipe() }
@@ -289,8 +290,16 @@ func (d *DAKE) receiveIdentity(h otrencoding.Header, m *IdentityMessage, now tim
 			return Result{Send: bytes.Clone(d.wAuthR.identity)}, nil
 		}
 	}
-	// In WAITING_AUTH_I this answers with fresh key material rather than
-	// resending the same Auth-R (INTEROP-NOTES.md, "DAKE").
+	if d.state == StateWaitingAuthI && h.Sender == d.wAuthI.theirTag &&
+		m.Y.Equal(&d.wAuthI.their.Y) && m.B.Equal(d.wAuthI.their.B) {
+		// The same Identity message again (a transport duplicate, or the
+		// resend of the simultaneous-start rule): answer with the same
+		// Auth-R. Fresh keys here would orphan the Auth-I the peer sends
+		// for the Auth-R it already has.
+		return Result{Send: bytes.Clone(d.wAuthI.authR)}, nil
+	}
+	// A new Identity message in WAITING_AUTH_I is answered with fresh key
+	// material rather than the same Auth-R (INTEROP-NOTES.md, "DAKE").
 	our, err := generateEphemeral(d.cfg.Rand)
 	if err != nil {
 		return Result{}, err
@@ -311,8 +320,9 @@ func (d *DAKE) receiveIdentity(h otrencoding.Header, m *IdentityMessage, now tim
 	}
 	r := &AuthRMessage{Profile: d.cfg.Profile, X: X, A: our.dh.Public(), Sigma: sigma, FirstECDH: FX, FirstDH: our.firstDH.Public()}
 	out := otrencoding.Header{Version: otrencoding.Version4, Type: otrencoding.MsgAuthR, Sender: d.cfg.InstanceTag, Receiver: h.Sender}
-	d.setState(StateWaitingAuthI, nil, &waitingAuthI{our: our, theirTag: h.Sender, their: m})
-	return Result{Send: otrencoding.Marshal(out, r)}, nil
+	enc := otrencoding.Marshal(out, r)
+	d.setState(StateWaitingAuthI, nil, &waitingAuthI{our: our, theirTag: h.Sender, their: m, authR: enc})
+	return Result{Send: bytes.Clone(enc)}, nil
 }
 
 // receiveAuthR verifies Auth-R and answers with Auth-I (OTRv4 spec,

@@ -175,6 +175,8 @@ func TestDAKETransitions(t *testing.T) {
 	identity, _ := refBob.Start()
 	authR := mustReceive(t, refAlice, identity.Send)
 	authI := mustReceive(t, refBob, authR.Send)
+	// Another Identity message of bob's (a new DAKE of his).
+	identity2 := mustStart(t, testParty(t, bobTag, 3, "bob", "alice"))
 
 	// setup puts a fresh copy of the reference alice or bob into a state.
 	setup := func(t *testing.T, who string, s State) *DAKE {
@@ -217,7 +219,8 @@ func TestDAKETransitions(t *testing.T) {
 		{"waiting-auth-r/auth-r", "bob", StateWaitingAuthR, authR.Send, nil, StateStart, true, true},
 		{"waiting-auth-r/auth-r tampered sigma", "bob", StateWaitingAuthR, tamperSigma(t, authR.Send), ErrAuthFailed, StateWaitingAuthR, false, false},
 		{"waiting-auth-r/auth-i", "bob", StateWaitingAuthR, authI.Send, ErrUnexpectedMessage, StateWaitingAuthR, false, false},
-		{"waiting-auth-i/identity (fresh Auth-R)", "alice", StateWaitingAuthI, identity.Send, nil, StateWaitingAuthI, true, false},
+		{"waiting-auth-i/identity again (same Auth-R)", "alice", StateWaitingAuthI, identity.Send, nil, StateWaitingAuthI, true, false},
+		{"waiting-auth-i/new identity (fresh Auth-R)", "alice", StateWaitingAuthI, identity2, nil, StateWaitingAuthI, true, false},
 		{"waiting-auth-i/auth-r", "alice", StateWaitingAuthI, authR.Send, ErrUnexpectedMessage, StateWaitingAuthI, false, false},
 		{"waiting-auth-i/auth-i", "alice", StateWaitingAuthI, authI.Send, nil, StateStart, false, true},
 		{"waiting-auth-i/auth-i tampered", "alice", StateWaitingAuthI, tamperSigma(t, authI.Send), ErrAuthFailed, StateWaitingAuthI, false, false},
@@ -245,8 +248,14 @@ func TestDAKETransitions(t *testing.T) {
 			if (r.Send != nil) != tc.wantSend || (r.Keys != nil) != tc.wantKeys {
 				t.Errorf("send %v keys %v, want %v %v", r.Send != nil, r.Keys != nil, tc.wantSend, tc.wantKeys)
 			}
-			if tc.name == "waiting-auth-i/identity (fresh Auth-R)" && bytes.Equal(r.Send, authR.Send) {
-				t.Errorf("answered with the same Auth-R, want fresh key material")
+			// A duplicate of the Identity message we answered gets the same
+			// Auth-R (else the peer's Auth-I for it would be orphaned); a new
+			// one gets fresh key material (INTEROP-NOTES.md, "DAKE").
+			if tc.name == "waiting-auth-i/identity again (same Auth-R)" && !bytes.Equal(r.Send, authR.Send) {
+				t.Errorf("answered a duplicate Identity with a new Auth-R")
+			}
+			if tc.name == "waiting-auth-i/new identity (fresh Auth-R)" && bytes.Equal(r.Send, authR.Send) {
+				t.Errorf("answered a new Identity with the same Auth-R, want fresh key material")
 			}
 		})
 	}

@@ -341,7 +341,8 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 // delivered handles the verified plaintext of a data message on in (either
 // version): the text, the TLVs, the end of the session, the heartbeat.
 func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) error {
-	text, tlvs, err := otrencoding.ParsePlaintext(plaintext)
+	// plaintext is ours (decrypted in place): no need to copy its parts.
+	text, tlvs, err := otrencoding.ParsePlaintextInPlace(plaintext)
 	if err != nil {
 		// The message verified; only its TLV part is broken. Deliver the
 		// text, drop the TLVs.

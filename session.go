@@ -278,7 +278,10 @@ func (s *Session) encrypt(o *out, in *instance, flags uint8, text []byte, tlvs [
 // encryptKey is encrypt, also returning the extra symmetric key of the key
 // pair that protected the message.
 func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlvs []otrencoding.TLV) ([]byte, error) {
-	plaintext := otrencoding.MarshalPlaintext(text, tlvs)
+	plaintext := text // without TLVs the message is the text itself
+	if len(tlvs) > 0 {
+		plaintext = otrencoding.MarshalPlaintext(text, tlvs)
+	}
 	h := otrencoding.Header{Version: uint16(in.version), Sender: s.acct.tag, Receiver: in.tag}
 	var key []byte
 	if in.version == 4 {

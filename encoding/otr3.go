@@ -252,12 +252,16 @@ func (m *DataMessage) AuthenticatedPart(h Header) []byte {
 // Unmarshal parses body, which must be exactly one Data message body, into
 // m. OldMACKeys must be a whole number of 20-byte keys (libotr only sends
 // those).
+//
+// Unlike the other fields, EncryptedMessage is a subslice of body (it is
+// decrypted in place on the receive path; copying it would cost a large
+// message twice).
 func (m *DataMessage) Unmarshal(body []byte) error {
 	*m = DataMessage{}
 	s := cryptobyte.String(body)
 	var v DataMessage
 	if !s.ReadUint8(&v.Flags) || !s.ReadUint32(&v.SenderKeyID) || !s.ReadUint32(&v.RecipientKeyID) ||
-		!ReadMPI(&s, &v.NextDH) || !s.CopyBytes(v.Counter[:]) || !ReadData(&s, &v.EncryptedMessage) ||
+		!ReadMPI(&s, &v.NextDH) || !s.CopyBytes(v.Counter[:]) || !readDataInPlace(&s, &v.EncryptedMessage) ||
 		!s.CopyBytes(v.MAC[:]) || !ReadData(&s, &v.OldMACKeys) || !s.Empty() {
 		return malformed("Data message")
 	}

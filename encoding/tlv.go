@@ -31,9 +31,24 @@ const (
 // A truncated TLV is an error wrapping ErrMalformed. The returned slices are
 // fresh copies; tlvs is nil if there are none.
 func ParsePlaintext(decrypted []byte) (msg []byte, tlvs []TLV, err error) {
+	msg, tlvs, err = ParsePlaintextInPlace(decrypted)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range tlvs {
+		tlvs[i].Value = append([]byte{}, tlvs[i].Value...)
+	}
+	return append([]byte{}, msg...), tlvs, nil
+}
+
+// ParsePlaintextInPlace is ParsePlaintext without the copies: msg and the
+// TLV values are subslices of decrypted, which the caller must not reuse
+// while they are in use. It saves copying large messages on the receive
+// path.
+func ParsePlaintextInPlace(decrypted []byte) (msg []byte, tlvs []TLV, err error) {
 	i := bytes.IndexByte(decrypted, 0)
 	if i < 0 {
-		return append([]byte{}, decrypted...), nil, nil
+		return decrypted, nil, nil
 	}
 	s := cryptobyte.String(decrypted[i+1:])
 	for !s.Empty() {
@@ -42,17 +57,21 @@ func ParsePlaintext(decrypted []byte) (msg []byte, tlvs []TLV, err error) {
 		if !s.ReadUint16(&t.Type) || !s.ReadUint16LengthPrefixed(&v) {
 			return nil, nil, malformed("truncated TLV")
 		}
-		t.Value = append([]byte{}, v...)
+		t.Value = v
 		tlvs = append(tlvs, t)
 	}
-	return append([]byte{}, decrypted[:i]...), tlvs, nil
+	return decrypted[:i], tlvs, nil
 }
 
 // MarshalPlaintext returns the plaintext of a data message: msg, then, if
 // there are TLVs, a NUL and the TLVs. msg must not contain a NUL. It panics
 // if a TLV value is longer than 65535 bytes.
 func MarshalPlaintext(msg []byte, tlvs []TLV) []byte {
-	var b cryptobyte.Builder
+	n := len(msg)
+	for _, t := range tlvs {
+		n += 5 + len(t.Value)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, n))
 	b.AddBytes(msg)
 	if len(tlvs) > 0 {
 		b.AddUint8(0)
@@ -63,5 +82,5 @@ func MarshalPlaintext(msg []byte, tlvs []TLV) []byte {
 			b.AddBytes(t.Value)
 		})
 	}
-	return bytesOf(&b)
+	return bytesOf(b)
 }

@@ -43,6 +43,20 @@ func ReadData(s *cryptobyte.String, out *[]byte) bool {
 	return true
 }
 
+// readDataInPlace is ReadData without the copy: out aliases s.
+func readDataInPlace(s *cryptobyte.String, out *[]byte) bool {
+	var n uint32
+	if !s.ReadUint32(&n) || uint64(n) > uint64(len(*s)) {
+		return false
+	}
+	var v []byte
+	if !s.ReadBytes(&v, int(n)) {
+		return false
+	}
+	*out = v
+	return true
+}
+
 // ReadMPI reads an MPI (a DATA holding an unsigned big-endian integer) into
 // out, a fresh copy. It reports false if s is too short or the encoding is not
 // minimal: a leading zero byte is rejected, zero itself is the empty value

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/otrgo/otr"
+	otrcrypto "github.com/otrgo/otr/crypto"
 )
 
 // Policies of the benchmarks: OTR3 only, and OTRv4.
@@ -141,5 +142,67 @@ func BenchmarkIdleSession(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// BenchmarkDAKEPrimitives runs the public-key operations one BenchmarkDAKE
+// iteration performs (counted by instrumenting crypto/ once: 5 ECDH and 5
+// 3072-bit DH key generations, 5 shared secrets of each, 8 point decodings
+// with the subgroup check, 4 DH public-key checks, 2 EdDSA verifications of
+// client profiles, 2 ring signatures and 2 verifications), so that
+// BenchmarkDAKE / BenchmarkDAKEPrimitives in one run is the DAKE's overhead
+// over its primitives.
+func BenchmarkDAKEPrimitives(b *testing.B) {
+	rnd := seeded(77)
+	ecdh, _ := otrcrypto.GenerateECDHKey(rnd)
+	peerECDH, _ := otrcrypto.GenerateECDHKey(rnd)
+	dh, _ := otrcrypto.GenerateDH3072Key(rnd)
+	peerDH, _ := otrcrypto.GenerateDH3072Key(rnd)
+	id, _ := otrcrypto.GenerateEdDSAKey(rnd)
+	idPub := id.Public()
+	msg := []byte("client profile fields")
+	sig := id.Sign(msg)
+	pt := peerECDH.Public()
+	ptBytes := pt.Bytes()
+	dhBytes := peerDH.Public().Bytes()
+	secret := ecdh.SecretScalar()
+	a1, a2, a3 := ecdh.Public(), peerECDH.Public(), idPub
+	ring, _ := otrcrypto.RingSign(rnd, &secret, &a1, &a2, &a3, msg)
+	for b.Loop() {
+		for range 5 {
+			if _, err := otrcrypto.GenerateECDHKey(rnd); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := otrcrypto.GenerateDH3072Key(rnd); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ecdh.SharedSecret(&pt); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dh.SharedSecret(peerDH.Public()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 8 {
+			if _, err := otrcrypto.ParsePoint(ptBytes[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 4 {
+			if _, err := otrcrypto.ParseDH3072PublicKey(dhBytes); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 2 {
+			if !otrcrypto.VerifyEdDSA(&idPub, msg, sig[:]) {
+				b.Fatal("EdDSA")
+			}
+			if _, err := otrcrypto.RingSign(rnd, &secret, &a1, &a2, &a3, msg); err != nil {
+				b.Fatal(err)
+			}
+			if !otrcrypto.RingVerify(&a1, &a2, &a3, &ring, msg) {
+				b.Fatal("ring")
+			}
+		}
 	}
 }

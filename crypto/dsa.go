@@ -126,8 +126,8 @@ func (k *DSAPublicKey) Equal(o *DSAPublicKey) bool {
 }
 
 // Check returns ErrInvalidDSAKey unless k is a sane OTR3 DSA key: minimal
-// encodings, p of 1024 bits, a prime q of 160 bits dividing p-1, 1 < g < p-1
-// and 1 < y < p-1. The primality of p and the orders of g and y are not
+// encodings, p of 1024 bits, q of 160 bits dividing p-1, 1 < g < p-1
+// and 1 < y < p-1. The primality of p and q and the orders of g and y are not
 // checked here (they cost exponentiations and protect nothing for a peer's
 // key: whoever chose the key can sign with it anyway); private keys are
 // checked fully.
@@ -141,11 +141,10 @@ func (k *DSAPublicKey) Check() error {
 	}
 	one := big.NewInt(1)
 	pm1 := new(big.Int).Sub(p, one)
-	// ProbablyPrime(0) is the Baillie-PSW test alone: no composite is known
-	// to pass it, and it costs a fraction of 20 Miller-Rabin rounds on
-	// every AKE. The key is the peer's own identity: a weak one harms only
-	// its owner, so this check is about sanity, not a security boundary.
-	if new(big.Int).Mod(pm1, q).Sign() != 0 || !q.ProbablyPrime(0) {
+	// No primality test of q either: like the orders below, it protects only
+	// the key's owner (a weak key is theirs to lose), and it would cost a
+	// Baillie-PSW test on every AKE. Private keys are checked fully.
+	if new(big.Int).Mod(pm1, q).Sign() != 0 {
 		return ErrInvalidDSAKey
 	}
 	// Ranges only: g^q = 1 and y^q = 1 would cost two exponentiations on

@@ -169,7 +169,7 @@ func CheckDHPublic(y []byte) error {
 	if v.Cmp(big.NewInt(2)) < 0 || v.Cmp(otr3PMinus2Big) > 0 {
 		return ErrInvalidDHKey
 	}
-	if big.Jacobi(v, otr3PBig) != 1 {
+	if jacobi(v, otr3PBig) != 1 {
 		return ErrInvalidDHKey
 	}
 	return nil

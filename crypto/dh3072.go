@@ -87,7 +87,7 @@ func CheckDH3072Public(b []byte) error {
 		return ErrInvalidDH3072Key
 	}
 	x := new(big.Int).SetBytes(b)
-	if x.Cmp(big.NewInt(2)) < 0 || x.Cmp(dh3072PM2) > 0 || big.Jacobi(x, dh3072P) != 1 {
+	if x.Cmp(big.NewInt(2)) < 0 || x.Cmp(dh3072PM2) > 0 || jacobi(x, dh3072P) != 1 {
 		return ErrInvalidDH3072Key
 	}
 	return nil

@@ -53,6 +53,7 @@ type State struct {
 	rand io.Reader
 
 	ourKeyID   uint32                     // id of ours[1], the most recent
+	nextPub    []byte                     // ours[1].Public(), sent in every message
 	ours       [2]*otrcrypto.DHPrivateKey // [0]: our_keyid-1, [1]: our_keyid
 	theirKeyID uint32                     // id of theirs[1]
 	theirs     [2]*otrcrypto.DHPublicKey  // [0]: their_keyid-1 (may be nil), [1]: their_keyid
@@ -72,6 +73,7 @@ func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, their *otr
 		return nil, err
 	}
 	return &State{
+		nextPub:    next.Public(),
 		rand:       rand,
 		ourKeyID:   ourID + 1,
 		ours:       [2]*otrcrypto.DHPrivateKey{ourDH, next},
@@ -155,7 +157,7 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 		Flags:          flags,
 		SenderKeyID:    s.ourKeyID - 1,
 		RecipientKeyID: s.theirKeyID,
-		NextDH:         s.ours[1].Public(),
+		NextDH:         s.nextPub,
 		OldMACKeys:     s.oldMACKeys,
 	}
 	for k := range 8 {
@@ -267,6 +269,7 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 		s.forget(&s.pairs[0])
 		s.ours[0].Wipe()
 		s.ours[0], s.ours[1] = s.ours[1], next
+		s.nextPub = next.Public()
 		s.pairs[0], s.pairs[1] = s.pairs[1], [2]*pairKeys{}
 		s.ourKeyID++
 	}

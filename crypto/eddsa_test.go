@@ -60,7 +60,7 @@ func TestEdDSARFC8032(t *testing.T) {
 }
 
 // TestEdDSAVectors runs ed448.json's rfc8032 and eddsa cases from otr4j.
-func TestEdDSAVectors(t *testing.T) {
+func ed448JSONEdDSA(t *testing.T) {
 	f := v4LoadEd448(t)
 	for i, v := range f.RFC8032 {
 		t.Run(fmt.Sprintf("rfc8032/%d", i), func(t *testing.T) {

@@ -296,7 +296,7 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 	pending := s.pending
 	s.pending = nil
 	for _, text := range pending {
-		if err := s.encrypt(o, in, 0, []byte(text), nil); err != nil {
+		if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
 			return err
 		}
 	}
@@ -376,7 +376,9 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 		}
 	}
 	if len(text) > 0 || len(rest) > 0 {
-		str := string(text)
+		// text is the decrypted message's own buffer (decoded for this
+		// message, decrypted in place, never written again): view it.
+		str := ownedString(text)
 		if !utf8.ValidString(str) {
 			str = strings.ToValidUTF8(str, "\uFFFD")
 		}

@@ -231,7 +231,7 @@ func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
 		if in != nil {
 			switch in.status {
 			case Encrypted:
-				return s.encrypt(o, in, 0, []byte(text), nil)
+				return s.encrypt(o, in, 0, readOnlyBytes(text), nil)
 			case Finished:
 				return ErrSessionFinished
 			}

@@ -191,7 +191,7 @@ func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
 	pending := s.pending
 	s.pending = nil
 	for _, text := range pending {
-		if err := s.encrypt(o, in, 0, []byte(text), nil); err != nil {
+		if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
 			return err
 		}
 	}

@@ -17,22 +17,26 @@ type fixedBase struct {
 	m    *bigmod.Modulus
 	w    uint
 	bits int
-	rows [][]*bigmod.Nat // rows[i][d] = g^(d * 2^(w*i))
+	n    int      // limbs per entry
+	rows [][]uint // rows[i][d*n : (d+1)*n] = the limbs of g^(d * 2^(w*i)), flat for a fast scan
 }
 
 // newFixedBase precomputes the table for exponents of up to bits bits.
 func newFixedBase(g *bigmod.Nat, m *bigmod.Modulus, bits int, w uint) *fixedBase {
-	f := &fixedBase{m: m, w: w, bits: bits}
-	n := (bits + int(w) - 1) / int(w)
+	f := &fixedBase{m: m, w: w, bits: bits, n: len(bigmod.NewNat().ExpandFor(m).Bits())}
+	windows := (bits + int(w) - 1) / int(w)
 	base := bigmod.NewNat().ExpandFor(m).Add(g, m) // a copy of g, sized for m
-	for range n {
-		row := make([]*bigmod.Nat, 1<<w)
-		row[0] = otr3MustNat([]byte{1}, m)
-		for d := 1; d < len(row); d++ {
-			row[d] = bigmod.NewNat().ExpandFor(m).Add(row[d-1], m).Mul(base, m)
+	for range windows {
+		row := make([]uint, (1<<w)*f.n)
+		e := otr3MustNat([]byte{1}, m)
+		for d := range 1 << w {
+			if d > 0 {
+				e = bigmod.NewNat().ExpandFor(m).Add(e, m).Mul(base, m)
+			}
+			copy(row[d*f.n:], e.Bits())
 		}
 		f.rows = append(f.rows, row)
-		base = bigmod.NewNat().ExpandFor(m).Add(row[len(row)-1], m).Mul(base, m)
+		base = bigmod.NewNat().ExpandFor(m).Add(e, m).Mul(base, m)
 	}
 	return f
 }
@@ -45,13 +49,16 @@ func (f *fixedBase) exp(e []byte) *bigmod.Nat {
 	sel := bigmod.NewNat().ExpandFor(f.m)
 	limbs := sel.Bits()
 	mask := uint(1)<<f.w - 1
+	n := f.n
+	limbs = limbs[:n]
 	for i, row := range f.rows {
 		d := window(e, i*int(f.w), f.w) & mask
 		clear(limbs)
-		for j, entry := range row {
+		for j := range 1 << f.w {
 			on := -uint(subtle.ConstantTimeEq(int32(j), int32(d)))
-			for k, l := range entry.Bits() {
-				limbs[k] |= l & on
+			entry := row[j*n : j*n+n]
+			for k := range limbs {
+				limbs[k] |= entry[k] & on
 			}
 		}
 		acc.Mul(sel, f.m)

@@ -1,8 +1,6 @@
 package crypto
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -16,16 +14,7 @@ import (
 // by the protocol, so any other length is a bug in the caller and panics.
 // dst must be at least as long as src; dst and src may be the same slice.
 func AESCTR(key []byte, top8 [8]byte, dst, src []byte) {
-	if len(key) != 16 {
-		panic("otr: internal error: AES-128 key is not 16 bytes")
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic("otr: internal error: " + err.Error())
-	}
-	var iv [aes.BlockSize]byte
-	copy(iv[:8], top8[:])
-	cipher.NewCTR(block, iv[:]).XORKeyStream(dst, src)
+	NewAES128(key).CTR(top8, dst, src)
 }
 
 // HMACSHA256 returns HMAC-SHA-256 under key over the concatenation of parts.

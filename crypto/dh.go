@@ -162,17 +162,40 @@ func (k *DHPrivateKey) LogValue() slog.Value { return slog.StringValue("[redacte
 // Jacobi symbol decides membership far faster than y^q. y is public:
 // math/big's variable time is fine here.
 func CheckDHPublic(y []byte) error {
-	if !otr3IsMinimal(y) || len(y) > otr3PLen {
-		return ErrInvalidDHKey
-	}
-	v := new(big.Int).SetBytes(y)
-	if v.Cmp(big.NewInt(2)) < 0 || v.Cmp(otr3PMinus2Big) > 0 {
-		return ErrInvalidDHKey
+	v, err := checkDHRange(y)
+	if err != nil {
+		return err
 	}
 	if jacobi(v, otr3PBig) != 1 {
 		return ErrInvalidDHKey
 	}
 	return nil
+}
+
+// checkDHRange is the OTR3 spec's check: minimal, 2 <= y <= p-2.
+func checkDHRange(y []byte) (*big.Int, error) {
+	if !otr3IsMinimal(y) || len(y) > otr3PLen {
+		return nil, ErrInvalidDHKey
+	}
+	v := new(big.Int).SetBytes(y)
+	if v.Cmp(big.NewInt(2)) < 0 || v.Cmp(otr3PMinus2Big) > 0 {
+		return nil, ErrInvalidDHKey
+	}
+	return v, nil
+}
+
+// ParseAuthenticatedDHPublic validates y with the OTR3 spec's check only
+// (minimal, 2 <= y <= p-2), without the subgroup test. It is for the next
+// D-H key carried inside a data message whose MAC already verified: only
+// the authenticated peer chose it, and the peer learns the shared secret
+// anyway, so a value outside the subgroup could at most reveal to that peer
+// the parity of our ephemeral exponent. Unauthenticated values (the AKE's)
+// go through ParseDHPublic.
+func ParseAuthenticatedDHPublic(y []byte) (*DHPublicKey, error) {
+	if _, err := checkDHRange(y); err != nil {
+		return nil, err
+	}
+	return &DHPublicKey{y: append([]byte(nil), y...)}, nil
 }
 
 // CompareMPI compares two unsigned big-endian values and returns -1, 0 or

@@ -40,3 +40,34 @@ func BenchmarkJacobi1536(b *testing.B) {
 		}
 	})
 }
+
+// TestParseAuthenticatedDHPublic: the spec's range check only; the
+// subgroup test is ParseDHPublic's.
+func TestParseAuthenticatedDHPublic(t *testing.T) {
+	pm1 := new(big.Int).Sub(otr3PBig, big.NewInt(1)).Bytes()
+	pm2 := new(big.Int).Sub(otr3PBig, big.NewInt(2)).Bytes()
+	nonResidue := big.NewInt(2)
+	for jacobi(nonResidue, otr3PBig) == 1 {
+		nonResidue.Add(nonResidue, big.NewInt(1))
+	}
+	for _, tc := range []struct {
+		name       string
+		y          []byte
+		auth, full bool // accepted by ParseAuthenticatedDHPublic, ParseDHPublic
+	}{
+		{"empty", nil, false, false},
+		{"1", []byte{1}, false, false},
+		{"2", []byte{2}, true, true},
+		{"non-residue", nonResidue.Bytes(), true, false},
+		{"p-2", pm2, true, jacobi(new(big.Int).SetBytes(pm2), otr3PBig) == 1},
+		{"p-1", pm1, false, false},
+		{"p", otr3PBig.Bytes(), false, false},
+		{"non-minimal", []byte{0, 2}, false, false},
+	} {
+		_, errA := ParseAuthenticatedDHPublic(tc.y)
+		_, errF := ParseDHPublic(tc.y)
+		if (errA == nil) != tc.auth || (errF == nil) != tc.full {
+			t.Errorf("%s: authenticated %v, full %v; want accepted %v, %v", tc.name, errA, errF, tc.auth, tc.full)
+		}
+	}
+}

@@ -241,7 +241,9 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 	rotateTheirs := j == 1
 	var nextTheirs *otrcrypto.DHPublicKey
 	if rotateTheirs {
-		if nextTheirs, err = otrcrypto.ParseDHPublic(m.NextDH); err != nil {
+		// The MAC verified: the peer chose this key (see
+		// ParseAuthenticatedDHPublic); the spec's range check suffices.
+		if nextTheirs, err = otrcrypto.ParseAuthenticatedDHPublic(m.NextDH); err != nil {
 			discard()
 			return Decrypted{}, ErrBadKey
 		}

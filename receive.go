@@ -196,27 +196,13 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 		// An OTR3 key exchange never replaces an OTRv4 session: that would
 		// be a downgrade (otrr crashed here).
 		if in := s.instances[h.Sender]; in != nil && in.version == 4 && in.status == Encrypted {
-			return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "OTRv4 session active", Err: ErrUnexpectedMessage}
+			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "OTRv4 session active", Err: ErrUnexpectedMessage}
 		}
 		return s.receiveAKE(o, h, body)
 	case otrencoding.MsgData:
 		return s.receiveData(o, h, payload, body)
 	}
 	return &ProtocolError{Version: 3, Step: "message type", Err: ErrMalformed}
-}
-
-func akeName(t otrencoding.MsgType) string {
-	switch t {
-	case otrencoding.MsgDHCommit:
-		return "DH-Commit"
-	case otrencoding.MsgDHKey:
-		return "DH-Key"
-	case otrencoding.MsgRevealSig:
-		return "Reveal-Signature"
-	case otrencoding.MsgSig:
-		return "Signature"
-	}
-	return "AKE"
 }
 
 func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
@@ -234,16 +220,16 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 	case h.Type == otrencoding.MsgDHCommit:
 		a = ake3.New(s.acct.keys.dsa)
 	default:
-		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "instance", Err: ErrUnexpectedMessage}
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrUnexpectedMessage}
 	}
 	replies, keys, err := a.Receive(s.acct.rand, h.Type, body)
 	switch {
 	case errors.Is(err, ake3.ErrIgnored):
 		return nil
 	case errors.Is(err, ake3.ErrMalformed):
-		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "parse", Err: ErrMalformed}
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "parse", Err: ErrMalformed}
 	case errors.Is(err, ake3.ErrVerify):
-		return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "verify", Err: ErrBadMAC}
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "verify", Err: ErrBadMAC}
 	case err != nil:
 		return err
 	}
@@ -253,7 +239,7 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 			if keys != nil {
 				keys.Wipe()
 			}
-			return &ProtocolError{Version: 3, MsgType: akeName(h.Type), Step: "instance", Err: ErrTooManyInstances}
+			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
 		}
 		in = &instance{tag: h.Sender}
 		s.instances[h.Sender] = in

@@ -82,18 +82,6 @@ func (s *Session) startDAKE(o *out) error {
 	return o.encoded4(0, r.Send)
 }
 
-func dakeName(t otrencoding.MsgType) string {
-	switch t {
-	case otrencoding.MsgIdentity:
-		return "Identity"
-	case otrencoding.MsgAuthR:
-		return "Auth-R"
-	case otrencoding.MsgAuthI:
-		return "Auth-I"
-	}
-	return "DAKE"
-}
-
 func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
 	in := s.instances[h.Sender]
 	var d *dake.DAKE
@@ -112,21 +100,21 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
 			return err
 		}
 	default:
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "state", Err: ErrUnexpectedMessage}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "state", Err: ErrUnexpectedMessage}
 	}
 	if in == nil && len(s.instances) >= s.acct.maxInst {
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "instance", Err: ErrTooManyInstances}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
 	}
 	r, err := d.Receive(h, body, s.acct.now())
 	switch {
 	case errors.Is(err, dake.ErrUnexpectedMessage):
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "state", Err: ErrUnexpectedMessage}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "state", Err: ErrUnexpectedMessage}
 	case errors.Is(err, dake.ErrAuthFailed):
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "ring signature", Err: ErrBadMAC}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "ring signature", Err: ErrBadMAC}
 	case errors.Is(err, dake.ErrInvalidClientProfile):
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "client profile", Err: ErrMalformed}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "client profile", Err: ErrMalformed}
 	case errors.Is(err, otrencoding.ErrMalformed):
-		return &ProtocolError{Version: 4, MsgType: dakeName(h.Type), Step: "parse", Err: ErrMalformed}
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "parse", Err: ErrMalformed}
 	case err != nil:
 		return err
 	}

@@ -33,6 +33,7 @@ var (
 	otr3PMinus2Big = new(big.Int).Sub(otr3PBig, big.NewInt(2))
 	otr3P          = otr3Modulus(otr3PBig)
 	otr3Q          = otr3Modulus(otr3QBig)
+	otr3PMont      = montModulus(otr3P)
 	otr3PLen       = (otr3PBig.BitLen() + 7) / 8 // 192
 )
 
@@ -134,7 +135,7 @@ func (k *DHPrivateKey) SharedSecret(peer []byte) ([]byte, error) {
 func (k *DHPrivateKey) SharedSecretWith(pub *DHPublicKey) ([]byte, error) {
 	peer := pub.y
 	y := otr3MustNat(peer, otr3P)
-	s := bigmod.NewNat().Exp(y, k.x[:], otr3P)
+	s := montExp(otr3PMont, otr3P, y, k.x[:])
 	out := otr3Bytes(s, otr3P)
 	otr3WipeNat(s)
 	return out, nil

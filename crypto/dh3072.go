@@ -68,6 +68,7 @@ var (
 		}
 		return m
 	}()
+	dh3072Mont = montModulus(dh3072Mod)
 )
 
 // DH3072PublicKey is a validated 3072-bit DH public value. The zero value is
@@ -182,7 +183,7 @@ func (k *DH3072PrivateKey) SharedSecret(pub *DH3072PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, ErrInvalidDH3072Key
 	}
-	s := bigmod.NewNat().Exp(y, k.x[:], dh3072Mod)
+	s := montExp(dh3072Mont, dh3072Mod, y, k.x[:])
 	full := s.Bytes(dh3072Mod)
 	out := dh3072Minimal(full)
 	clear(full)

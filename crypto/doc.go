@@ -14,7 +14,9 @@
 //
 // Every operation that involves a secret (a DSA private key or nonce, a
 // Diffie-Hellman exponent, an SMP exponent or secret) uses
-// filippo.io/bigmod, whose modular arithmetic does not branch on or index
+// filippo.io/bigmod or, for exponentiations, the internal package mont
+// (Montgomery arithmetic with a dedicated squaring, generated amd64
+// assembly with a portable fallback): neither branches on nor indexes
 // memory by the values it handles. math/big is variable-time and is used only
 // where every operand is public: checking a received value's range or
 // subgroup membership, verifying a signature, generating DSA domain

@@ -168,7 +168,7 @@ func (x *SMP3Exponent) GoString() string { return "[redacted]" }
 func (x *SMP3Exponent) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 func otr3SMPExp(base *bigmod.Nat, e []byte) *bigmod.Nat {
-	out := bigmod.NewNat().Exp(base, e, otr3P)
+	out := montExp(otr3PMont, otr3P, base, e)
 	clear(e)
 	return out
 }

@@ -1,0 +1,13 @@
+//go:build purego || !amd64
+
+package mont
+
+// useAssembly is false: there are no kernels for this platform.
+var useAssembly = false
+
+// haveKernels returns false: the portable code serves every size.
+func haveKernels(int) bool { return false }
+
+func mulAsm(n int, t, x, y, m *uint64, m0inv uint64) uint64 { panic("mont: no assembly") }
+
+func sqrAsm(n int, t, x, m *uint64, m0inv uint64) uint64 { panic("mont: no assembly") }

@@ -29,11 +29,11 @@ func (g *gen) f(format string, args ...any) { fmt.Fprintf(&g.b, format+"\n", arg
 
 // row emits one multiply-accumulate row: for j in [from, to), with the
 // multiplier in DX, acc[base+j] (+)= x[j]·DX, the high halves carried along
-// in alternating registers SI/DI; the row's final carry is stored to
-// acc[base+to] (a limb no earlier row wrote). write means the row overwrites
-// acc instead of adding to it. x is in CX, acc in AX; R9 holds zero. The
-// caller must have cleared CF and OF and set SI to zero.
-func (g *gen) row(base, from, to int, write bool) {
+// in alternating registers SI/DI. write means the row overwrites acc
+// instead of adding to it. x is in CX, acc in AX; R9 holds zero. The caller
+// must have cleared CF and OF and set SI to zero. The row's final carry
+// limb is left in the returned register.
+func (g *gen) row(base, from, to int, write bool) (carry string) {
 	prev, next := "SI", "DI"
 	for j := from; j < to; j++ {
 		g.f("\tMULXQ %d(CX), R8, %s", 8*j, next)
@@ -48,7 +48,13 @@ func (g *gen) row(base, from, to int, write bool) {
 	if !write {
 		g.f("\tADOXQ R9, %s", prev)
 	}
-	g.f("\tMOVQ %s, %d(AX)", prev, 8*(base+to))
+	return prev
+}
+
+// storedRow is row with its carry stored to acc[base+to], a limb no
+// earlier row wrote.
+func (g *gen) storedRow(base, from, to int, write bool) {
+	g.f("\tMOVQ %s, %d(AX)", g.row(base, from, to, write), 8*(base+to))
 }
 
 // mul emits z = x·y for n-limb x and y into a 2n-limb z.
@@ -61,14 +67,14 @@ func (g *gen) mul(n int) {
 	g.f("\tMOVQ $0, R9")
 	g.f("\tMOVQ (BX), DX")
 	g.f("\tXORQ SI, SI")
-	g.row(0, 0, n, true)
+	g.storedRow(0, 0, n, true)
 	g.f("\tMOVQ $%d, R10", n-1)
 	g.f("mul%dloop:", n)
 	g.f("\tADDQ $8, AX")
 	g.f("\tADDQ $8, BX")
 	g.f("\tMOVQ (BX), DX")
 	g.f("\tXORQ SI, SI")
-	g.row(0, 0, n, false)
+	g.storedRow(0, 0, n, false)
 	g.f("\tDECQ R10")
 	g.f("\tJNZ mul%dloop", n)
 	g.f("\tRET")
@@ -88,7 +94,7 @@ func (g *gen) sqr(n int) {
 	for i := 0; i < n-1; i++ {
 		g.f("\tMOVQ %d(CX), DX", 8*i)
 		g.f("\tXORQ SI, SI")
-		g.row(i, i+1, n, i == 0)
+		g.storedRow(i, i+1, n, i == 0)
 	}
 	g.f("\tXORQ R10, R10")
 	for k := range n {
@@ -123,21 +129,11 @@ func (g *gen) redc(n int) {
 	g.f("\tMOVQ (AX), DX")
 	g.f("\tIMULQ R10, DX")
 	g.f("\tXORQ SI, SI")
-	// The row, with its carry kept in a register instead of stored.
-	prev, next := "SI", "DI"
-	for j := range n {
-		g.f("\tMULXQ %d(CX), R8, %s", 8*j, next)
-		g.f("\tADCXQ %s, R8", prev)
-		g.f("\tADOXQ %d(AX), R8", 8*j)
-		g.f("\tMOVQ R8, %d(AX)", 8*j)
-		prev, next = next, prev
-	}
-	g.f("\tADCXQ R9, %s", prev)
-	g.f("\tADOXQ R9, %s", prev)
+	c := g.row(0, 0, n, false) // m in CX, its carry kept in a register
 	g.f("\tXORQ R13, R13")
 	g.f("\tADDQ R11, %d(AX)", 8*n)
 	g.f("\tADCQ $0, R13")
-	g.f("\tADDQ %s, %d(AX)", prev, 8*n)
+	g.f("\tADDQ %s, %d(AX)", c, 8*n)
 	g.f("\tADCQ $0, R13")
 	g.f("\tMOVQ R13, R11")
 	g.f("\tADDQ $8, AX")

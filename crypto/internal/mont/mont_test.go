@@ -38,6 +38,24 @@ func bothPaths(t *testing.T, f func(t *testing.T)) {
 	t.Run("portable", f)
 }
 
+// eachModulus runs f for every test modulus, on both paths, with a
+// deterministic random source.
+func eachModulus(t *testing.T, seed uint64, f func(t *testing.T, p *big.Int, m *Modulus, r *rand.Rand)) {
+	bothPaths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(seed, seed+1))
+		for name, hex := range testModuli {
+			t.Run(name, func(t *testing.T) {
+				p := mustHex(t, hex)
+				m, err := NewModulus(p.Bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				f(t, p, m, r)
+			})
+		}
+	})
+}
+
 // edgeValues returns interesting inputs below 2^(64n) for modulus p.
 func edgeValues(p *big.Int, n int, r *rand.Rand) []*big.Int {
 	top := new(big.Int).Lsh(big.NewInt(1), uint(64*n))
@@ -64,43 +82,33 @@ func edgeValues(p *big.Int, n int, r *rand.Rand) []*big.Int {
 }
 
 func TestMulSqrMatchBig(t *testing.T) {
-	bothPaths(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(1, 2))
-		for name, hex := range testModuli {
-			t.Run(name, func(t *testing.T) {
-				p := mustHex(t, hex)
-				m, err := NewModulus(p.Bytes())
-				if err != nil {
-					t.Fatal(err)
+	eachModulus(t, 1, func(t *testing.T, p *big.Int, m *Modulus, r *rand.Rand) {
+		n := m.n
+		rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), uint(64*n)), p)
+		vals := edgeValues(p, n, r)
+		for _, a := range vals {
+			for _, b := range vals {
+				// Montgomery inputs must be below m.
+				a, b := new(big.Int).Mod(a, p), new(big.Int).Mod(b, p)
+				x, y, z := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+				setBytes(x, a.Bytes())
+				setBytes(y, b.Bytes())
+				want := new(big.Int).Mul(a, b)
+				want.Mul(want, rInv).Mod(want, p)
+				m.mul(z, x, y)
+				if got := limbsBig(z); got.Cmp(want) != 0 {
+					t.Fatalf("mul(%x, %x) = %x, want %x", a, b, got, want)
 				}
-				n := m.n
-				rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), uint(64*n)), p)
-				vals := edgeValues(p, n, r)
-				for _, a := range vals {
-					for _, b := range vals {
-						// Montgomery inputs must be below m.
-						a, b := new(big.Int).Mod(a, p), new(big.Int).Mod(b, p)
-						x, y, z := make([]uint64, n), make([]uint64, n), make([]uint64, n)
-						setBytes(x, a.Bytes())
-						setBytes(y, b.Bytes())
-						want := new(big.Int).Mul(a, b)
-						want.Mul(want, rInv).Mod(want, p)
-						m.mul(z, x, y)
-						if got := limbsBig(z); got.Cmp(want) != 0 {
-							t.Fatalf("mul(%x, %x) = %x, want %x", a, b, got, want)
-						}
-					}
-					a := new(big.Int).Mod(a, p)
-					x, z := make([]uint64, n), make([]uint64, n)
-					setBytes(x, a.Bytes())
-					want := new(big.Int).Mul(a, a)
-					want.Mul(want, rInv).Mod(want, p)
-					m.sqr(z, x)
-					if got := limbsBig(z); got.Cmp(want) != 0 {
-						t.Fatalf("sqr(%x) = %x, want %x", a, got, want)
-					}
-				}
-			})
+			}
+			a := new(big.Int).Mod(a, p)
+			x, z := make([]uint64, n), make([]uint64, n)
+			setBytes(x, a.Bytes())
+			want := new(big.Int).Mul(a, a)
+			want.Mul(want, rInv).Mod(want, p)
+			m.sqr(z, x)
+			if got := limbsBig(z); got.Cmp(want) != 0 {
+				t.Fatalf("sqr(%x) = %x, want %x", a, got, want)
+			}
 		}
 	})
 }
@@ -112,36 +120,26 @@ func limbsBig(x []uint64) *big.Int {
 }
 
 func TestExpMatchesBig(t *testing.T) {
-	bothPaths(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(3, 4))
-		for name, hex := range testModuli {
-			t.Run(name, func(t *testing.T) {
-				p := mustHex(t, hex)
-				m, err := NewModulus(p.Bytes())
+	eachModulus(t, 3, func(t *testing.T, p *big.Int, m *Modulus, r *rand.Rand) {
+		exps := [][]byte{nil, {0}, {1}, {2}, {0, 0, 0, 0x10}, bytes.Repeat([]byte{0xff}, 40)}
+		for range 4 {
+			e := make([]byte, 1+r.IntN(200))
+			for i := range e {
+				e[i] = byte(r.Uint32())
+			}
+			exps = append(exps, e)
+		}
+		for _, base := range edgeValues(p, m.n, r)[:12] {
+			for _, e := range exps {
+				got, err := m.Exp(base.Bytes(), e)
 				if err != nil {
 					t.Fatal(err)
 				}
-				exps := [][]byte{nil, {0}, {1}, {2}, {0, 0, 0, 0x10}, bytes.Repeat([]byte{0xff}, 40)}
-				for range 4 {
-					e := make([]byte, 1+r.IntN(200))
-					for i := range e {
-						e[i] = byte(r.Uint32())
-					}
-					exps = append(exps, e)
+				want := new(big.Int).Exp(base, new(big.Int).SetBytes(e), p)
+				if len(got) != m.Size() || new(big.Int).SetBytes(got).Cmp(want) != 0 {
+					t.Fatalf("%x^%x = %x, want %x", base, e, got, want)
 				}
-				for _, base := range edgeValues(p, m.n, r)[:12] {
-					for _, e := range exps {
-						got, err := m.Exp(base.Bytes(), e)
-						if err != nil {
-							t.Fatal(err)
-						}
-						want := new(big.Int).Exp(base, new(big.Int).SetBytes(e), p)
-						if len(got) != m.Size() || new(big.Int).SetBytes(got).Cmp(want) != 0 {
-							t.Fatalf("%x^%x = %x, want %x", base, e, got, want)
-						}
-					}
-				}
-			})
+			}
 		}
 	})
 }

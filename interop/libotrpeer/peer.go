@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/cgo"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -735,4 +736,24 @@ func (p *Peer) Poll() []string {
 	p.begin()
 	C.peer_poll(p.us, C.uintptr_t(p.h))
 	return p.take()
+}
+
+// AgeLastSent moves libotr's record of when it last sent a data message to
+// the contact back by d (whole seconds; a fraction is dropped), in the
+// master context and in every instance context of the contact
+// (context_priv->lastsent of each). libotr sends its heartbeat from Receive
+// when it decrypts a data message and lastsent is more than 60 seconds
+// old: AgeLastSent lets a test reach that without waiting. It returns how
+// many contexts it changed, 0 if libotr knows no context for the contact.
+func (p *Peer) AgeLastSent(contact string, d time.Duration) int {
+	lib.Lock()
+	defer lib.Unlock()
+	if p.us == nil {
+		return 0
+	}
+	m := p.find(contact, InstanceMaster)
+	if m == nil {
+		return 0
+	}
+	return int(C.peer_age_lastsent(m, C.long(d/time.Second)))
 }

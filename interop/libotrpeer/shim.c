@@ -1,6 +1,7 @@
 // C side of the libotr harness: the OtrlMessageAppOps table, whose
-// callbacks forward to Go through the cgo.Handle stored in opdata, and thin
-// wrappers so that Go never converts a handle into a pointer itself.
+// callbacks forward to Go through the cgo.Handle stored in opdata, thin
+// wrappers so that Go never converts a handle into a pointer itself, and
+// peer_age_lastsent, which reaches into libotr's private context state.
 
 #include <string.h>
 #include "shim.h"
@@ -235,4 +236,23 @@ gcry_error_t peer_symkey(OtrlUserState us, uintptr_t h, ConnContext *ctx,
 void peer_poll(OtrlUserState us, uintptr_t h)
 {
 	otrl_message_poll(us, &ops, (void *)h);
+}
+
+// peer_age_lastsent moves context_priv->lastsent (libotr's time(NULL) of
+// the last data message it sent) of the master context m and of each of
+// its instance contexts back by seconds, and returns how many contexts it
+// changed. libotr then sees its last sending that much older, as after a
+// pause in real time.
+int peer_age_lastsent(ConnContext *m, long seconds)
+{
+	ConnContext *c;
+	int n = 0;
+
+	for (c = m; c != NULL && c->m_context == m; c = c->next) {
+		if (c->context_priv != NULL) {
+			c->context_priv->lastsent -= (time_t)seconds;
+			n++;
+		}
+	}
+	return n;
 }

@@ -63,5 +63,6 @@ gcry_error_t peer_symkey(OtrlUserState us, uintptr_t h, ConnContext *ctx,
 	unsigned int use, const unsigned char *usedata, size_t usedatalen,
 	unsigned char *symkey);
 void peer_poll(OtrlUserState us, uintptr_t h);
+int peer_age_lastsent(ConnContext *m, long seconds);
 
 #endif

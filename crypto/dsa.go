@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"filippo.io/bigmod"
+
+	"github.com/otrgo/otr/crypto/internal/mont"
 )
 
 // OTR3 long-term keys are DSA keys with a 1024-bit p and a 160-bit q (OTR3
@@ -80,21 +82,24 @@ func (k *DSAPublicKey) Verify(msg, sig []byte) bool {
 	u1.Mod(u1, q)
 	u2 := new(big.Int).Mul(r, w)
 	u2.Mod(u2, q)
-	// g^u1 * y^u2 mod p with bigmod: all public values, but its Montgomery
-	// exponentiation is faster than math/big's for these sizes.
+	// g^u1 * y^u2 mod p with mont: all public values, but its Montgomery
+	// exponentiation is faster than math/big's for these sizes (p has at
+	// most dsaMaxPBits = mont.MaxLimbs·64 bits).
 	if g.Sign() <= 0 || g.Cmp(p) >= 0 || y.Sign() <= 0 || y.Cmp(p) >= 0 {
 		return false
 	}
-	m, err := bigmod.NewModulus(p.Bytes())
+	m, err := mont.NewModulus(p.Bytes())
 	if err != nil {
 		return false
 	}
-	gn, _ := bigmod.NewNat().SetBytes(g.Bytes(), m)
-	yn, _ := bigmod.NewNat().SetBytes(y.Bytes(), m)
-	v := bigmod.NewNat().Exp(gn, u1.Bytes(), m)
-	v.Mul(bigmod.NewNat().Exp(yn, u2.Bytes(), m), m)
-	vq := new(big.Int).SetBytes(v.Bytes(m))
-	return vq.Mod(vq, q).Cmp(r) == 0
+	a, err1 := m.Exp(g.Bytes(), u1.Bytes())
+	b, err2 := m.Exp(y.Bytes(), u2.Bytes())
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	v := new(big.Int).Mul(new(big.Int).SetBytes(a), new(big.Int).SetBytes(b))
+	v.Mod(v, p)
+	return v.Mod(v, q).Cmp(r) == 0
 }
 
 // Fingerprint returns the OTR3 fingerprint of k: SHA-1 over the PUBKEY

@@ -20,13 +20,10 @@ import (
 // side that started and in the middle of a run, the extra key for one use
 // value both ways, and the heartbeat's bounds.
 //
-// libotr's own heartbeat is not tested: libotr sends it from
-// otrl_message_receiving when time(NULL) is more than 60 s past the
-// context's lastsent, which only real time moves (libotrpeer cannot set
-// context_priv->lastsent). It is an empty data message flagged
-// IGNORE_UNREADABLE, like our own heartbeat, which the root package's
-// lifecycle tests receive; libotr's SMP and extra-key messages here are
-// empty data messages with that flag too (plus a TLV).
+// libotr's own heartbeat is tested in heartbeat_test.go (Peer.AgeLastSent
+// moves libotr's record of its last send back past its 60 s interval).
+// libotr's SMP and extra-key messages here are empty data messages flagged
+// IGNORE_UNREADABLE too (plus a TLV).
 
 // useAccount replaces our account in r (before any exchange) by one with
 // host and options o (Rand defaults to a seeded source).

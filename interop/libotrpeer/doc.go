@@ -10,5 +10,6 @@
 //
 // libotr reads the wall clock itself (heartbeats after 60 seconds without
 // sending, resending a stored message within 60 seconds): long pauses
-// between calls can change what a Peer emits.
+// between calls can change what a Peer emits. [Peer.AgeLastSent] moves
+// its record of the last send back, to reach the heartbeat without waiting.
 package libotrpeer

@@ -113,15 +113,18 @@ func (g *gen) sqr(n int) {
 	g.f("")
 }
 
-// redc emits the Montgomery reduction of a 2n-limb t: n rows each adding
-// m·(t[i]·m0inv) at limb i, which clears t[i]; the rows' carries ripple up
-// through R11. The result is t[n:2n] plus the returned carry times 2^(64n).
+// redc emits the Montgomery reduction of a 2n-limb t into the n-limb z:
+// n rows each adding m·(t[i]·m0inv) at limb i, which clears t[i]; the
+// rows' carries ripple up through R11. Then u = t[n:2n] + R11·2^(64n),
+// below 2m, is reduced once: z = u - m, and a masked pass puts back u where
+// that borrowed without a carry to absorb it.
 func (g *gen) redc(n int) {
-	g.f("// func redc%d(t *uint64, m *uint64, m0inv uint64) uint64", n)
+	g.f("// func redc%d(z *uint64, t *uint64, m *uint64, m0inv uint64)", n)
 	g.f("TEXT ·redc%d(SB), NOSPLIT, $0-32", n)
-	g.f("\tMOVQ t+0(FP), AX")
-	g.f("\tMOVQ m+8(FP), CX")
-	g.f("\tMOVQ m0inv+16(FP), R10")
+	g.f("\tMOVQ z+0(FP), BX")
+	g.f("\tMOVQ t+8(FP), AX")
+	g.f("\tMOVQ m+16(FP), CX")
+	g.f("\tMOVQ m0inv+24(FP), R10")
 	g.f("\tMOVQ $0, R9")
 	g.f("\tMOVQ $0, R11")
 	g.f("\tMOVQ $%d, R12", n)
@@ -139,7 +142,28 @@ func (g *gen) redc(n int) {
 	g.f("\tADDQ $8, AX")
 	g.f("\tDECQ R12")
 	g.f("\tJNZ redc%dloop", n)
-	g.f("\tMOVQ R11, ret+24(FP)")
+	// AX now points at u's low limbs; z = u - m.
+	for j := range n {
+		g.f("\tMOVQ %d(AX), R8", 8*j)
+		if j == 0 {
+			g.f("\tSUBQ %d(CX), R8", 8*j)
+		} else {
+			g.f("\tSBBQ %d(CX), R8", 8*j)
+		}
+		g.f("\tMOVQ R8, %d(BX)", 8*j)
+	}
+	// R13 = all ones if it borrowed and there is no carry: keep u.
+	g.f("\tSBBQ R13, R13")
+	g.f("\tSUBQ $1, R11")
+	g.f("\tANDQ R11, R13")
+	for j := range n {
+		g.f("\tMOVQ %d(AX), R8", 8*j)
+		g.f("\tMOVQ %d(BX), R10", 8*j)
+		g.f("\tXORQ R10, R8")
+		g.f("\tANDQ R13, R8")
+		g.f("\tXORQ R10, R8")
+		g.f("\tMOVQ R8, %d(BX)", 8*j)
+	}
 	g.f("\tRET")
 	g.f("")
 }

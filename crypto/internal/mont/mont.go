@@ -92,14 +92,13 @@ func (m *Modulus) reduceOnce(z, a []uint64, c uint64) {
 func (m *Modulus) mul(z, x, y []uint64) {
 	var t [2 * MaxLimbs]uint64
 	n := m.n
-	var c uint64
 	if m.asm {
-		c = mulAsm(n, &t[0], &x[0], &y[0], &m.m[0], m.m0inv)
+		mulAsm(n, &z[0], &t[0], &x[0], &y[0], &m.m[0], m.m0inv)
 	} else {
 		mulGeneric(t[:2*n], x[:n], y[:n])
-		c = redcGeneric(t[:2*n], m.m, m.m0inv)
+		c := redcGeneric(t[:2*n], m.m, m.m0inv)
+		m.reduceOnce(z, t[n:2*n], c)
 	}
-	m.reduceOnce(z, t[n:2*n], c)
 	clear(t[:2*n])
 }
 
@@ -107,14 +106,13 @@ func (m *Modulus) mul(z, x, y []uint64) {
 func (m *Modulus) sqr(z, x []uint64) {
 	var t [2 * MaxLimbs]uint64
 	n := m.n
-	var c uint64
 	if m.asm {
-		c = sqrAsm(n, &t[0], &x[0], &m.m[0], m.m0inv)
+		sqrAsm(n, &z[0], &t[0], &x[0], &m.m[0], m.m0inv)
 	} else {
 		sqrGeneric(t[:2*n], x[:n])
-		c = redcGeneric(t[:2*n], m.m, m.m0inv)
+		c := redcGeneric(t[:2*n], m.m, m.m0inv)
+		m.reduceOnce(z, t[n:2*n], c)
 	}
-	m.reduceOnce(z, t[n:2*n], c)
 	clear(t[:2*n])
 }
 

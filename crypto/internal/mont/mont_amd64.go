@@ -13,7 +13,7 @@ func mul16(t, x, y *uint64)
 func sqr16(t, x *uint64)
 
 //go:noescape
-func redc16(t, m *uint64, m0inv uint64) uint64
+func redc16(z, t, m *uint64, m0inv uint64)
 
 //go:noescape
 func mul24(t, x, y *uint64)
@@ -22,7 +22,7 @@ func mul24(t, x, y *uint64)
 func sqr24(t, x *uint64)
 
 //go:noescape
-func redc24(t, m *uint64, m0inv uint64) uint64
+func redc24(z, t, m *uint64, m0inv uint64)
 
 //go:noescape
 func mul48(t, x, y *uint64)
@@ -31,7 +31,7 @@ func mul48(t, x, y *uint64)
 func sqr48(t, x *uint64)
 
 //go:noescape
-func redc48(t, m *uint64, m0inv uint64) uint64
+func redc48(z, t, m *uint64, m0inv uint64)
 
 // useAssembly is whether the CPU has the instructions the kernels use; a
 // test turns it off to run the portable code.
@@ -42,33 +42,34 @@ func haveKernels(n int) bool {
 	return useAssembly && (n == 16 || n == 24 || n == 48)
 }
 
-// mulAsm sets t = x·y and reduces it (see redcGeneric); called directly,
-// not through function values, so that t stays on the caller's stack.
-func mulAsm(n int, t, x, y, m *uint64, m0inv uint64) uint64 {
+// mulAsm sets z = x·y·R^-1 mod m, with t (2n limbs) as scratch; called
+// directly, not through function values, so that t stays on the caller's
+// stack.
+func mulAsm(n int, z, t, x, y, m *uint64, m0inv uint64) {
 	switch n {
 	case 16:
 		mul16(t, x, y)
-		return redc16(t, m, m0inv)
+		redc16(z, t, m, m0inv)
 	case 24:
 		mul24(t, x, y)
-		return redc24(t, m, m0inv)
+		redc24(z, t, m, m0inv)
 	default:
 		mul48(t, x, y)
-		return redc48(t, m, m0inv)
+		redc48(z, t, m, m0inv)
 	}
 }
 
-// sqrAsm sets t = x² and reduces it.
-func sqrAsm(n int, t, x, m *uint64, m0inv uint64) uint64 {
+// sqrAsm sets z = x²·R^-1 mod m, with t as scratch.
+func sqrAsm(n int, z, t, x, m *uint64, m0inv uint64) {
 	switch n {
 	case 16:
 		sqr16(t, x)
-		return redc16(t, m, m0inv)
+		redc16(z, t, m, m0inv)
 	case 24:
 		sqr24(t, x)
-		return redc24(t, m, m0inv)
+		redc24(z, t, m, m0inv)
 	default:
 		sqr48(t, x)
-		return redc48(t, m, m0inv)
+		redc48(z, t, m, m0inv)
 	}
 }

@@ -33,7 +33,11 @@ func (g *gen) f(format string, args ...any) { fmt.Fprintf(&g.b, format+"\n", arg
 // instead of adding to it. x is in CX, acc in AX; R9 holds zero. The caller
 // must have cleared CF and OF and set SI to zero. The row's final carry
 // limb is left in the returned register.
-func (g *gen) row(base, from, to int, write bool) (carry string) {
+//
+// reduce marks a Montgomery reduction row (from 0, adding): its limb 0
+// becomes zero and is never read again, so it is not stored, and its
+// limb 1, the next row's multiplier source, is also kept in BX.
+func (g *gen) row(base, from, to int, write, reduce bool) (carry string) {
 	prev, next := "SI", "DI"
 	for j := from; j < to; j++ {
 		g.f("\tMULXQ %d(CX), R8, %s", 8*j, next)
@@ -41,7 +45,14 @@ func (g *gen) row(base, from, to int, write bool) (carry string) {
 		if !write {
 			g.f("\tADOXQ %d(AX), R8", 8*(base+j))
 		}
-		g.f("\tMOVQ R8, %d(AX)", 8*(base+j))
+		switch {
+		case reduce && j == 0:
+		case reduce && j == 1:
+			g.f("\tMOVQ R8, %d(AX)", 8*(base+j))
+			g.f("\tMOVQ R8, BX")
+		default:
+			g.f("\tMOVQ R8, %d(AX)", 8*(base+j))
+		}
 		prev, next = next, prev
 	}
 	g.f("\tADCXQ R9, %s", prev)
@@ -54,7 +65,7 @@ func (g *gen) row(base, from, to int, write bool) (carry string) {
 // storedRow is row with its carry stored to acc[base+to], a limb no
 // earlier row wrote.
 func (g *gen) storedRow(base, from, to int, write bool) {
-	g.f("\tMOVQ %s, %d(AX)", g.row(base, from, to, write), 8*(base+to))
+	g.f("\tMOVQ %s, %d(AX)", g.row(base, from, to, write, false), 8*(base+to))
 }
 
 // mul emits z = x·y for n-limb x and y into a 2n-limb z.
@@ -121,18 +132,18 @@ func (g *gen) sqr(n int) {
 func (g *gen) redc(n int) {
 	g.f("// func redc%d(z *uint64, t *uint64, m *uint64, m0inv uint64)", n)
 	g.f("TEXT ·redc%d(SB), NOSPLIT, $0-32", n)
-	g.f("\tMOVQ z+0(FP), BX")
 	g.f("\tMOVQ t+8(FP), AX")
 	g.f("\tMOVQ m+16(FP), CX")
 	g.f("\tMOVQ m0inv+24(FP), R10")
 	g.f("\tMOVQ $0, R9")
 	g.f("\tMOVQ $0, R11")
 	g.f("\tMOVQ $%d, R12", n)
+	g.f("\tMOVQ (AX), BX")
 	g.f("redc%dloop:", n)
-	g.f("\tMOVQ (AX), DX")
+	g.f("\tMOVQ BX, DX")
 	g.f("\tIMULQ R10, DX")
 	g.f("\tXORQ SI, SI")
-	c := g.row(0, 0, n, false) // m in CX, its carry kept in a register
+	c := g.row(0, 0, n, false, true) // m in CX, its carry kept in a register
 	g.f("\tXORQ R13, R13")
 	g.f("\tADDQ R11, %d(AX)", 8*n)
 	g.f("\tADCQ $0, R13")
@@ -143,6 +154,7 @@ func (g *gen) redc(n int) {
 	g.f("\tDECQ R12")
 	g.f("\tJNZ redc%dloop", n)
 	// AX now points at u's low limbs; z = u - m.
+	g.f("\tMOVQ z+0(FP), BX")
 	for j := range n {
 		g.f("\tMOVQ %d(AX), R8", 8*j)
 		if j == 0 {

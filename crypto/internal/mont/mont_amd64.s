@@ -850,25 +850,25 @@ TEXT ·sqr16(SB), NOSPLIT, $0-16
 
 // func redc16(z *uint64, t *uint64, m *uint64, m0inv uint64)
 TEXT ·redc16(SB), NOSPLIT, $0-32
-	MOVQ z+0(FP), BX
 	MOVQ t+8(FP), AX
 	MOVQ m+16(FP), CX
 	MOVQ m0inv+24(FP), R10
 	MOVQ $0, R9
 	MOVQ $0, R11
 	MOVQ $16, R12
+	MOVQ (AX), BX
 redc16loop:
-	MOVQ (AX), DX
+	MOVQ BX, DX
 	IMULQ R10, DX
 	XORQ SI, SI
 	MULXQ 0(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 0(AX), R8
-	MOVQ R8, 0(AX)
 	MULXQ 8(CX), R8, SI
 	ADCXQ DI, R8
 	ADOXQ 8(AX), R8
 	MOVQ R8, 8(AX)
+	MOVQ R8, BX
 	MULXQ 16(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 16(AX), R8
@@ -936,6 +936,7 @@ redc16loop:
 	ADDQ $8, AX
 	DECQ R12
 	JNZ redc16loop
+	MOVQ z+0(FP), BX
 	MOVQ 0(AX), R8
 	SUBQ 0(CX), R8
 	MOVQ R8, 0(BX)
@@ -2723,25 +2724,25 @@ TEXT ·sqr24(SB), NOSPLIT, $0-16
 
 // func redc24(z *uint64, t *uint64, m *uint64, m0inv uint64)
 TEXT ·redc24(SB), NOSPLIT, $0-32
-	MOVQ z+0(FP), BX
 	MOVQ t+8(FP), AX
 	MOVQ m+16(FP), CX
 	MOVQ m0inv+24(FP), R10
 	MOVQ $0, R9
 	MOVQ $0, R11
 	MOVQ $24, R12
+	MOVQ (AX), BX
 redc24loop:
-	MOVQ (AX), DX
+	MOVQ BX, DX
 	IMULQ R10, DX
 	XORQ SI, SI
 	MULXQ 0(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 0(AX), R8
-	MOVQ R8, 0(AX)
 	MULXQ 8(CX), R8, SI
 	ADCXQ DI, R8
 	ADOXQ 8(AX), R8
 	MOVQ R8, 8(AX)
+	MOVQ R8, BX
 	MULXQ 16(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 16(AX), R8
@@ -2841,6 +2842,7 @@ redc24loop:
 	ADDQ $8, AX
 	DECQ R12
 	JNZ redc24loop
+	MOVQ z+0(FP), BX
 	MOVQ 0(AX), R8
 	SUBQ 0(CX), R8
 	MOVQ R8, 0(BX)
@@ -8612,25 +8614,25 @@ TEXT ·sqr48(SB), NOSPLIT, $0-16
 
 // func redc48(z *uint64, t *uint64, m *uint64, m0inv uint64)
 TEXT ·redc48(SB), NOSPLIT, $0-32
-	MOVQ z+0(FP), BX
 	MOVQ t+8(FP), AX
 	MOVQ m+16(FP), CX
 	MOVQ m0inv+24(FP), R10
 	MOVQ $0, R9
 	MOVQ $0, R11
 	MOVQ $48, R12
+	MOVQ (AX), BX
 redc48loop:
-	MOVQ (AX), DX
+	MOVQ BX, DX
 	IMULQ R10, DX
 	XORQ SI, SI
 	MULXQ 0(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 0(AX), R8
-	MOVQ R8, 0(AX)
 	MULXQ 8(CX), R8, SI
 	ADCXQ DI, R8
 	ADOXQ 8(AX), R8
 	MOVQ R8, 8(AX)
+	MOVQ R8, BX
 	MULXQ 16(CX), R8, DI
 	ADCXQ SI, R8
 	ADOXQ 16(AX), R8
@@ -8826,6 +8828,7 @@ redc48loop:
 	ADDQ $8, AX
 	DECQ R12
 	JNZ redc48loop
+	MOVQ z+0(FP), BX
 	MOVQ 0(AX), R8
 	SUBQ 0(CX), R8
 	MOVQ R8, 0(BX)

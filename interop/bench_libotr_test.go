@@ -76,74 +76,82 @@ func (pr *libotrPair) ake() {
 	}
 }
 
-func BenchmarkLibotrAKE(b *testing.B) {
-	pr := newLibotrPair(b)
-	for b.Loop() {
-		pr.ake()
-		// Fresh contexts for the next round.
-		pr.a.Forget(pr.bName)
-		pr.b.Forget(pr.aName)
-	}
-}
-
-func BenchmarkLibotrDataMessage(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"100B", 100}, {"10KiB", 10 << 10}} {
-		b.Run(size.name, func(b *testing.B) {
-			pr := newLibotrPair(b)
+// libotrOp returns one unit of the benchmark kind on libotr (see
+// benchKinds), and a check to run after the last unit.
+func libotrOp(tb testing.TB, kind string, size int) (op, check func()) {
+	pr := newLibotrPair(tb)
+	if kind == "AKE" {
+		return func() {
 			pr.ake()
-			text := strings.Repeat("x", size.n)
-			b.SetBytes(int64(size.n))
-			var i int
-			for b.Loop() {
-				// Ping-pong: every reply carries a new DH key, so keys
-				// rotate as they do in a conversation.
-				if i%2 == 0 {
-					msgs, err := pr.a.Send(pr.bName, text)
-					if err != nil {
-						b.Fatal(err)
-					}
-					pr.fromA(msgs)
-				} else {
-					msgs, err := pr.b.Send(pr.aName, text)
-					if err != nil {
-						b.Fatal(err)
-					}
-					pr.fromB(msgs)
-				}
-				i++
-			}
-			if pr.lastAB != text {
-				b.Fatalf("bob got %d bytes, want the text", len(pr.lastAB))
-			}
-		})
+			// Fresh contexts for the next round.
+			pr.a.Forget(pr.bName)
+			pr.b.Forget(pr.aName)
+		}, func() {}
 	}
-}
-
-func BenchmarkLibotrSMP(b *testing.B) {
-	pr := newLibotrPair(b)
 	pr.ake()
-	for b.Loop() {
-		msgs, err := pr.a.StartSMP(pr.bName, "", "shared secret")
+	text := strings.Repeat("x", size)
+	check = func() {
+		if pr.lastAB != text {
+			tb.Fatalf("bob got %d bytes, want the text", len(pr.lastAB))
+		}
+	}
+	sendA := func() {
+		msgs, err := pr.a.Send(pr.bName, text)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		pr.fromA(msgs)
-		msgs, err = pr.b.RespondSMP(pr.aName, "shared secret")
-		if err != nil {
-			b.Fatal(err)
-		}
-		pr.fromB(msgs)
-		b.StopTimer()
-		if evs := pr.a.Events(); !smpSucceeded(evs) {
-			b.Fatalf("alice events %v, want SMP success", evs)
-		}
-		pr.b.Events()
-		b.StartTimer()
 	}
+	i := 0
+	switch kind {
+	case "DataMessage":
+		op = func() {
+			// Ping-pong: every reply carries a new DH key, so keys
+			// rotate as they do in a conversation.
+			if i%2 == 0 {
+				sendA()
+			} else {
+				msgs, err := pr.b.Send(pr.aName, text)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				pr.fromB(msgs)
+			}
+			i++
+		}
+	case "DataMessageOneWay":
+		op = sendA
+	case "SMP":
+		op = func() {
+			msgs, err := pr.a.StartSMP(pr.bName, "", "shared secret")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			pr.fromA(msgs)
+			msgs, err = pr.b.RespondSMP(pr.aName, "shared secret")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			pr.fromB(msgs)
+			if evs := pr.a.Events(); !smpSucceeded(evs) {
+				tb.Fatalf("alice events %v, want SMP success", evs)
+			}
+			pr.b.Events()
+		}
+		check = func() {}
+	default:
+		tb.Fatalf("unknown benchmark kind %q", kind)
+	}
+	return op, check
 }
+
+func BenchmarkLibotrAKE(b *testing.B) { runBench(b, libotrOp, "AKE") }
+
+func BenchmarkLibotrDataMessage(b *testing.B) { runBench(b, libotrOp, "DataMessage") }
+
+func BenchmarkLibotrDataMessageOneWay(b *testing.B) { runBench(b, libotrOp, "DataMessageOneWay") }
+
+func BenchmarkLibotrSMP(b *testing.B) { runBench(b, libotrOp, "SMP") }
 
 func smpSucceeded(evs []libotrpeer.Event) bool {
 	for _, e := range evs {

@@ -14,6 +14,10 @@ import (
 //	BenchmarkOursAKE                  vs BenchmarkLibotrAKE
 //	BenchmarkOursDataMessage/*        vs BenchmarkLibotrDataMessage/*        (ping-pong: every message turns the D-H ratchet)
 //	BenchmarkOursDataMessageOneWay/*  vs BenchmarkLibotrDataMessageOneWay/*  (one direction: no new D-H key)
+//	BenchmarkOursSMP                  vs BenchmarkLibotrSMP
+//
+// BenchmarkRatio (bench_ratio_test.go) runs each pair interleaved and
+// reports the ratio directly.
 
 // ourPair is two of our accounts talking directly.
 type ourPair struct {
@@ -74,99 +78,63 @@ func (p *ourPair) send(from, to *otr.Session, text string) {
 	p.deliver(from, to, res.Send)
 }
 
-func BenchmarkOursAKE(b *testing.B) {
-	keysForUs(b)
-	seed := uint64(1000)
-	for b.Loop() {
-		seed += 2
-		newOurPair(b, seed).ake()
+// ourOp returns one unit of the benchmark kind on our library (see
+// benchKinds), and a check to run after the last unit.
+func ourOp(tb testing.TB, kind string, size int) (op, check func()) {
+	if kind == "AKE" {
+		keysForUs(tb)
+		seed := uint64(1000)
+		return func() {
+			seed += 2
+			newOurPair(tb, seed).ake()
+		}, func() {}
 	}
-}
-
-func BenchmarkOursDataMessage(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"100B", 100}, {"10KiB", 10 << 10}} {
-		b.Run(size.name, func(b *testing.B) {
-			p := newOurPair(b, 1)
-			p.ake()
-			text := strings.Repeat("x", size.n)
-			b.SetBytes(int64(size.n))
-			i := 0
-			for b.Loop() {
-				if i%2 == 0 {
-					p.send(p.a, p.b, text)
-				} else {
-					p.send(p.b, p.a, text)
-				}
-				i++
-			}
-			if p.last != text {
-				b.Fatal("text not delivered")
-			}
-		})
+	p := newOurPair(tb, 1)
+	p.ake()
+	text := strings.Repeat("x", size)
+	check = func() {
+		if p.last != text {
+			tb.Fatal("text not delivered")
+		}
 	}
-}
-
-func BenchmarkOursDataMessageOneWay(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"100B", 100}, {"10KiB", 10 << 10}} {
-		b.Run(size.name, func(b *testing.B) {
-			p := newOurPair(b, 1)
-			p.ake()
-			text := strings.Repeat("x", size.n)
-			b.SetBytes(int64(size.n))
-			for b.Loop() {
+	i := 0
+	switch kind {
+	case "DataMessage":
+		op = func() {
+			if i%2 == 0 {
 				p.send(p.a, p.b, text)
+			} else {
+				p.send(p.b, p.a, text)
 			}
-			if p.last != text {
-				b.Fatal("text not delivered")
+			i++
+		}
+	case "DataMessageOneWay":
+		op = func() { p.send(p.a, p.b, text) }
+	case "SMP":
+		op = func() {
+			res, err := p.a.StartSMP(0, []byte("shared secret"), "")
+			if err != nil {
+				tb.Fatal(err)
 			}
-		})
+			p.deliver(p.a, p.b, res.Send)
+			res, err = p.b.AnswerSMP(0, []byte("shared secret"))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			p.deliver(p.b, p.a, res.Send)
+		}
+		check = func() {}
+	default:
+		tb.Fatalf("unknown benchmark kind %q", kind)
 	}
+	return op, check
 }
 
-func BenchmarkLibotrDataMessageOneWay(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"100B", 100}, {"10KiB", 10 << 10}} {
-		b.Run(size.name, func(b *testing.B) {
-			pr := newLibotrPair(b)
-			pr.ake()
-			text := strings.Repeat("x", size.n)
-			b.SetBytes(int64(size.n))
-			for b.Loop() {
-				msgs, err := pr.a.Send(pr.bName, text)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pr.fromA(msgs)
-			}
-			if pr.lastAB != text {
-				b.Fatal("text not delivered")
-			}
-		})
-	}
-}
+func BenchmarkOursAKE(b *testing.B) { runBench(b, ourOp, "AKE") }
+
+func BenchmarkOursDataMessage(b *testing.B) { runBench(b, ourOp, "DataMessage") }
+
+func BenchmarkOursDataMessageOneWay(b *testing.B) { runBench(b, ourOp, "DataMessageOneWay") }
 
 // BenchmarkOursSMP runs one full SMP (both sides), as BenchmarkLibotrSMP.
-func BenchmarkOursSMP(b *testing.B) {
-	p := newOurPair(b, 1)
-	p.ake()
-	for b.Loop() {
-		res, err := p.a.StartSMP(0, []byte("shared secret"), "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.deliver(p.a, p.b, res.Send)
-		res, err = p.b.AnswerSMP(0, []byte("shared secret"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.deliver(p.b, p.a, res.Send)
-	}
-}
+func BenchmarkOursSMP(b *testing.B) { runBench(b, ourOp, "SMP") }

@@ -22,6 +22,8 @@ import (
 	"math/bits"
 )
 
+//go:generate go run asm_gen.go -out mont_amd64.s
+
 // MaxLimbs is the largest modulus supported, in 64-bit limbs (3072 bits).
 const MaxLimbs = 48
 

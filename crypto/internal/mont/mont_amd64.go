@@ -4,8 +4,6 @@ package mont
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run asm_gen.go -out mont_amd64.s
-
 //go:noescape
 func mul16(t, x, y *uint64)
 

@@ -52,30 +52,25 @@ type draw struct {
 }
 
 // dakeFile is the part of dake.json the ratchet needs.
+// firstKeys are the first ECDH and DH key pairs a DAKE message carries,
+// with the random values they were made from.
+type firstKeys struct {
+	FirstECDH struct {
+		R      vectors.Hex `json:"r"`
+		Public vectors.Hex `json:"public"`
+	} `json:"first_ecdh"`
+	FirstDH struct {
+		R      vectors.Hex `json:"r"`
+		Public vectors.Hex `json:"public"`
+	} `json:"first_dh"`
+}
+
 type dakeFile struct {
 	Parties map[string]struct {
 		InstanceTag vectors.Hex `json:"instance_tag"`
 	} `json:"parties"`
-	Identity struct {
-		FirstECDH struct {
-			R      vectors.Hex `json:"r"`
-			Public vectors.Hex `json:"public"`
-		} `json:"first_ecdh"`
-		FirstDH struct {
-			R      vectors.Hex `json:"r"`
-			Public vectors.Hex `json:"public"`
-		} `json:"first_dh"`
-	} `json:"identity_message"`
-	AuthR struct {
-		FirstECDH struct {
-			R      vectors.Hex `json:"r"`
-			Public vectors.Hex `json:"public"`
-		} `json:"first_ecdh"`
-		FirstDH struct {
-			R      vectors.Hex `json:"r"`
-			Public vectors.Hex `json:"public"`
-		} `json:"first_dh"`
-	} `json:"auth_r"`
+	Identity firstKeys `json:"identity_message"`
+	AuthR    firstKeys `json:"auth_r"`
 	SharedSecret struct {
 		K            vectors.Hex `json:"K"`
 		FirstRootKey vectors.Hex `json:"first_root_key"`

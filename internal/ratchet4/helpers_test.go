@@ -69,8 +69,8 @@ type dakeFile struct {
 	Parties map[string]struct {
 		InstanceTag vectors.Hex `json:"instance_tag"`
 	} `json:"parties"`
-	Identity firstKeys `json:"identity_message"`
-	AuthR    firstKeys `json:"auth_r"`
+	Identity     firstKeys `json:"identity_message"`
+	AuthR        firstKeys `json:"auth_r"`
 	SharedSecret struct {
 		K            vectors.Hex `json:"K"`
 		FirstRootKey vectors.Hex `json:"first_root_key"`

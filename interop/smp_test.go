@@ -139,12 +139,7 @@ func testSMP(t *testing.T, weStart bool, question string, match bool) {
 func TestSMPAbort(t *testing.T) {
 	for _, aborter := range []string{"us", "libotr"} {
 		t.Run(aborter, func(t *testing.T) {
-			r := newRelay(t, setup{})
-			r.fromUs(r.us.sess.Start())
-			r.checkSecure(0)
-			th := r.them[0]
-			r.takeEvents()
-			r.libotrEvents(0)
+			r, th := newSecureRelay(t)
 			if aborter == "us" {
 				msgs, err := th.p.StartSMP(ourName, "", "s")
 				r.fromThem(0, msgs, err)
@@ -205,4 +200,16 @@ func TestSMPWithOneOfTwoInstances(t *testing.T) {
 		t.Errorf("the second instance's SMP events %v, want success", evs)
 	}
 	r.noErrors()
+}
+
+// newSecureRelay returns a relay whose OTR3 session with one libotr peer
+// (returned too) is encrypted, with the events of getting there taken.
+func newSecureRelay(t testing.TB) (*relay, *theirs) {
+	t.Helper()
+	r := newRelay(t, setup{})
+	r.fromUs(r.us.sess.Start())
+	r.checkSecure(0)
+	r.takeEvents()
+	r.libotrEvents(0)
+	return r, r.them[0]
 }

@@ -253,12 +253,7 @@ func checkStored(t *testing.T, host *otr.MemoryHost, fp string, want otr.Trust) 
 func TestSMPAbortByStarter(t *testing.T) {
 	for _, aborter := range []string{"us", "libotr"} {
 		t.Run(aborter, func(t *testing.T) {
-			r := newRelay(t, setup{})
-			r.fromUs(r.us.sess.Start())
-			r.checkSecure(0)
-			th := r.them[0]
-			r.takeEvents()
-			r.libotrEvents(0)
+			r, th := newSecureRelay(t)
 			if aborter == "us" {
 				r.fromUs(r.us.sess.StartSMP(0, []byte("s"), ""))
 				if evs := r.libotrSMP(0); !hasSMP(evs, libotrpeer.SMPEventAskForSecret) {
@@ -300,12 +295,7 @@ func TestSMPAbortByStarter(t *testing.T) {
 func TestSMPAbortMidRun(t *testing.T) {
 	for _, aborter := range []string{"us", "libotr"} {
 		t.Run(aborter, func(t *testing.T) {
-			r := newRelay(t, setup{})
-			r.fromUs(r.us.sess.Start())
-			r.checkSecure(0)
-			th := r.them[0]
-			r.takeEvents()
-			r.libotrEvents(0)
+			r, th := newSecureRelay(t)
 			if aborter == "us" {
 				r.fromUs(r.us.sess.StartSMP(0, []byte("s"), ""))
 				reply, err := th.p.RespondSMP(ourName, "s") // held

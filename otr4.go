@@ -27,9 +27,6 @@ const (
 // canV4 reports whether this call may speak OTRv4.
 func (s *Session) canV4() bool { return s.policy&AllowV4 != 0 && s.prof != nil }
 
-// canV3 reports whether this call may speak OTR3.
-func (s *Session) canV3() bool { return s.policy&AllowV3 != 0 && s.acct.keys.dsa != nil }
-
 // encoded4 queues an encoded OTRv4 message to receiver, fragmented to the
 // contact's max message size with a random fragment identifier.
 func (o *out) encoded4(receiver uint32, payload []byte) error {

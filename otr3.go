@@ -1,0 +1,145 @@
+package otr
+
+import (
+	"errors"
+
+	"github.com/otrgo/otr/ake3"
+	otrencoding "github.com/otrgo/otr/encoding"
+	"github.com/otrgo/otr/internal/keys3"
+	"github.com/otrgo/otr/smp"
+)
+
+// OTR3 in the session: the AKE (ake3), key rotation (internal/keys3) and
+// data messages, per instance (otr3.md, "The protocol state machine").
+
+// canV3 reports whether this call may speak OTR3.
+func (s *Session) canV3() bool { return s.policy&AllowV3 != 0 && s.acct.keys.dsa != nil }
+
+// startAKE sends a D-H Commit to no particular instance: whichever of the
+// contact's clients answers gets its own copy of the exchange.
+func (s *Session) startAKE(o *out) error {
+	r, err := s.master.Start(s.acct.rand)
+	if err != nil {
+		return err
+	}
+	return o.ake(0, r)
+}
+
+func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
+	in := s.instances[h.Sender]
+	var a *ake3.AKE
+	switch {
+	case in != nil && in.ake != nil && in.ake.State() != ake3.StateNone:
+		a = in.ake
+	case s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
+		// The instance answers (or crosses) our commit to no instance: it
+		// gets its own copy, as libotr does.
+		a = s.master.Clone()
+	case in != nil && in.ake != nil:
+		a = in.ake
+	case h.Type == otrencoding.MsgDHCommit:
+		a = ake3.New(s.acct.keys.dsa)
+	default:
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrUnexpectedMessage}
+	}
+	replies, keys, err := a.Receive(s.acct.rand, h.Type, body)
+	switch {
+	case errors.Is(err, ake3.ErrIgnored):
+		return nil
+	case errors.Is(err, ake3.ErrMalformed):
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "parse", Err: ErrMalformed}
+	case errors.Is(err, ake3.ErrVerify):
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "verify", Err: ErrBadMAC}
+	case err != nil:
+		return err
+	}
+	if in == nil {
+		if len(s.instances) >= s.acct.maxInst {
+			a.Wipe()
+			if keys != nil {
+				keys.Wipe()
+			}
+			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
+		}
+		in = &instance{tag: h.Sender}
+		s.instances[h.Sender] = in
+	}
+	in.ake = a
+	for _, r := range replies {
+		if err := o.ake(h.Sender, r); err != nil {
+			return err
+		}
+	}
+	if keys != nil {
+		return s.secure(o, in, keys)
+	}
+	return nil
+}
+
+// secure moves in to MSGSTATE_ENCRYPTED with the AKE's keys.
+func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
+	ks, err := keys3.New(s.acct.rand, k.OurDH, k.OurKeyID, k.TheirDH, k.TheirKeyID)
+	if err != nil {
+		k.Wipe()
+		return err
+	}
+	refreshed := in.status == Encrypted
+	in.wipeKeys()
+	in.keys = ks
+	in.smp = new(smp.SMP3)
+	in.status = Encrypted
+	now := s.acct.now()
+	in.lastSent, in.lastActive = now, now
+	in.version = 3
+	in.theirKey = k.TheirKey
+	in.fp = nil
+	in.ssid = SSID(k.SSID)
+	in.sentRevealSig = k.SentRevealSig
+	s.current = in.tag
+	fp := k.TheirKey.Fingerprint()
+	o.event(SecureEvent{Instance: in.tag, Version: 3, Fingerprint: Fingerprint(fp[:]), SSID: in.ssid, Refreshed: refreshed})
+	// otr3.md: "If there is a recent stored message, encrypt it and send it".
+	pending := s.pending
+	s.pending = nil
+	for _, text := range pending {
+		if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// otr3.md, "Receiving a Data Message".
+func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte) error {
+	var m otrencoding.DataMessage
+	if err := m.Unmarshal(body); err != nil {
+		return &ProtocolError{Version: 3, MsgType: "data", Step: "parse", Err: ErrMalformed}
+	}
+	in := s.instances[h.Sender]
+	unreadable := func(step string, err error) error {
+		if m.Flags&otrencoding.FlagIgnoreUnreadable == 0 {
+			o.plain(otrencoding.ErrorMessage(unreadableText), true)
+			o.event(UnreadableEvent{Instance: h.Sender})
+		}
+		return &ProtocolError{Version: 3, MsgType: "data", Step: step, Err: err}
+	}
+	if in == nil || in.status != Encrypted || in.version != 3 {
+		return unreadable("state", ErrNotEncrypted)
+	}
+	// The MAC covers the message as received, from the header through the
+	// encrypted message: the parse is exact, so that is all but the MAC and
+	// the old MAC keys at the end.
+	auth := payload[:len(payload)-20-4-len(m.OldMACKeys)]
+	dec, err := in.keys.Decrypt(auth, &m)
+	switch {
+	case errors.Is(err, keys3.ErrBadMAC):
+		return unreadable("MAC", ErrBadMAC)
+	case errors.Is(err, keys3.ErrReplay):
+		return unreadable("counter", ErrReplay)
+	case errors.Is(err, keys3.ErrKeyID), errors.Is(err, keys3.ErrBadKey):
+		return unreadable("key id", ErrBadMAC)
+	case err != nil:
+		return err
+	}
+	return s.delivered(o, in, dec.Plaintext, dec.ExtraKey[:])
+}

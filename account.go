@@ -51,6 +51,12 @@ type Options struct {
 	MaxSkippedKeys int
 	MaxSkipAhead   int
 	MaxSkippedAge  time.Duration
+	// QueryRetryInterval: while text waits under RequireEncryption for a
+	// key exchange we started (a query, D-H Commit or Identity message),
+	// more text only queues; another query goes out once this long has
+	// passed, from the next Send or Account.Expire (NextDeadline includes
+	// it), or at once on Session.Start. 0 means 30 seconds.
+	QueryRetryInterval time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -69,6 +75,7 @@ type Account struct {
 
 	heartbeat   time.Duration
 	expireAfter time.Duration
+	queryRetry  time.Duration
 	ratchetOpts ratchet4.Options
 
 	mu       sync.Mutex
@@ -135,6 +142,10 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		a.heartbeat = 60 * time.Second
 	}
 	a.expireAfter = o.ExpireAfter
+	a.queryRetry = o.QueryRetryInterval
+	if a.queryRetry <= 0 {
+		a.queryRetry = 30 * time.Second
+	}
 	a.ratchetOpts = ratchet4.Options{MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge}
 	tag, err := host.InstanceTag()
 	if err != nil {

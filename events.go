@@ -61,8 +61,14 @@ type SecureEvent struct {
 	Version     int
 	Fingerprint Fingerprint // the contact's long-term key
 	SSID        SSID
-	Refreshed   bool  // the instance was encrypted already; keys were renewed
+	Refreshed   bool  // the instance was encrypted already with the same key; keys were renewed
 	Trust       Trust // the fingerprint's trust, from a TrustHost (Untrusted without one)
+	// Previous is the fingerprint this instance had before, when the key
+	// exchange changed it: the instance tag now belongs to another key, as
+	// if it were a new device of the contact (or someone else writing as
+	// the contact). Such an exchange is never Refreshed and the instance
+	// loses the rank its old fingerprint's trust gave it.
+	Previous Fingerprint
 }
 
 // FingerprintEvent reports a fingerprint of the contact that the
@@ -72,6 +78,40 @@ type FingerprintEvent struct {
 	Instance    uint32
 	Fingerprint Fingerprint
 	Changed     bool
+	Previous    Fingerprint // the instance's fingerprint before this key exchange, if it had another
+}
+
+// InstanceChangedEvent reports that the user's words (Send with instance
+// 0) now go to another instance of the contact, or to the same instance
+// under another key (see [Session.Send] for the rule). Show it: text the
+// user types next reaches NewFingerprint.
+type InstanceChangedEvent struct {
+	OldInstance    uint32
+	OldVersion     int
+	OldFingerprint Fingerprint
+	NewInstance    uint32
+	NewVersion     int
+	NewFingerprint Fingerprint
+}
+
+// PendingSentEvent reports that Count messages queued under
+// RequireEncryption were sent, encrypted, to Instance, whose key is
+// Fingerprint.
+type PendingSentEvent struct {
+	Instance    uint32
+	Fingerprint Fingerprint
+	Count       int
+}
+
+// PendingHeldEvent reports that Count queued messages were not sent to
+// the newly encrypted Instance: the host trusts a fingerprint of this
+// contact and Instance has another, untrusted one (Fingerprint). They stay
+// queued until a trusted instance is encrypted or Fingerprint is trusted
+// ([Session.SetTrust]).
+type PendingHeldEvent struct {
+	Instance    uint32
+	Fingerprint Fingerprint
+	Count       int
 }
 
 // FinishedEvent reports that the contact ended the encrypted session: the
@@ -112,21 +152,24 @@ type UnreadableEvent struct {
 	Instance uint32
 }
 
-func (PlaintextEvent) isEvent()    {}
-func (UnencryptedEvent) isEvent()  {}
-func (MessageEvent) isEvent()      {}
-func (SecureEvent) isEvent()       {}
-func (FinishedEvent) isEvent()     {}
-func (EndedEvent) isEvent()        {}
-func (ErrorEvent) isEvent()        {}
-func (UnreadableEvent) isEvent()   {}
-func (ExtraKeyEvent) isEvent()     {}
-func (SMPQuestionEvent) isEvent()  {}
-func (SMPProgressEvent) isEvent()  {}
-func (SMPSucceededEvent) isEvent() {}
-func (SMPFailedEvent) isEvent()    {}
-func (SMPAbortedEvent) isEvent()   {}
-func (FingerprintEvent) isEvent()  {}
+func (PlaintextEvent) isEvent()       {}
+func (UnencryptedEvent) isEvent()     {}
+func (MessageEvent) isEvent()         {}
+func (SecureEvent) isEvent()          {}
+func (FinishedEvent) isEvent()        {}
+func (EndedEvent) isEvent()           {}
+func (ErrorEvent) isEvent()           {}
+func (UnreadableEvent) isEvent()      {}
+func (ExtraKeyEvent) isEvent()        {}
+func (SMPQuestionEvent) isEvent()     {}
+func (SMPProgressEvent) isEvent()     {}
+func (SMPSucceededEvent) isEvent()    {}
+func (SMPFailedEvent) isEvent()       {}
+func (SMPAbortedEvent) isEvent()      {}
+func (FingerprintEvent) isEvent()     {}
+func (InstanceChangedEvent) isEvent() {}
+func (PendingSentEvent) isEvent()     {}
+func (PendingHeldEvent) isEvent()     {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -140,6 +183,9 @@ func (e SecureEvent) String() string {
 	if e.Refreshed {
 		s = "secure (refreshed)"
 	}
+	if e.Previous != nil {
+		s = fmt.Sprintf("secure with a new key (was %s)", e.Previous)
+	}
 	return fmt.Sprintf("%s v%d with %08x, fingerprint %s, SSID %s", s, e.Version, e.Instance, e.Fingerprint, e.SSID)
 }
 func (e FingerprintEvent) String() string {
@@ -147,6 +193,16 @@ func (e FingerprintEvent) String() string {
 		return fmt.Sprintf("new fingerprint %s from %08x, different from the trusted one", e.Fingerprint, e.Instance)
 	}
 	return fmt.Sprintf("new fingerprint %s from %08x", e.Fingerprint, e.Instance)
+}
+func (e InstanceChangedEvent) String() string {
+	return fmt.Sprintf("now talking to %08x (v%d, fingerprint %s), was %08x (v%d, fingerprint %s)",
+		e.NewInstance, e.NewVersion, e.NewFingerprint, e.OldInstance, e.OldVersion, e.OldFingerprint)
+}
+func (e PendingSentEvent) String() string {
+	return fmt.Sprintf("%d queued messages sent to %08x (fingerprint %s)", e.Count, e.Instance, e.Fingerprint)
+}
+func (e PendingHeldEvent) String() string {
+	return fmt.Sprintf("%d queued messages held: %08x has untrusted fingerprint %s", e.Count, e.Instance, e.Fingerprint)
 }
 func (e FinishedEvent) String() string { return fmt.Sprintf("finished by contact (%08x)", e.Instance) }
 func (e EndedEvent) String() string {

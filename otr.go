@@ -69,6 +69,10 @@ var (
 	ErrWrongInstance      = errors.New("otr: message for another instance")
 	ErrTooManyInstances   = errors.New("otr: too many instances for this contact")
 	ErrNoKey              = errors.New("otr: no key for this protocol version")
+	ErrInvalidText        = errors.New("otr: text is not UTF-8 or contains U+0000")
+	ErrReservedTLV        = errors.New("otr: TLV type reserved by the protocol")
+	ErrAmbiguousInstance  = errors.New("otr: several instances match; name one")
+	ErrNoTrustHost        = errors.New("otr: the host keeps no trust (not a TrustHost)")
 )
 
 // ProtocolError describes rejected peer input. It unwraps to one of the

@@ -22,6 +22,7 @@ func (s *Session) startAKE(o *out) error {
 	if err != nil {
 		return err
 	}
+	s.exchangeAt = s.acct.now()
 	return o.ake(0, r)
 }
 
@@ -83,30 +84,16 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 		k.Wipe()
 		return err
 	}
-	refreshed := in.status == Encrypted
+	before := in.secureState()
 	in.wipeKeys()
 	in.keys = ks
 	in.smp = new(smp.SMP3)
-	in.status = Encrypted
-	now := s.acct.now()
-	in.lastSent, in.lastActive = now, now
 	in.version = 3
 	in.theirKey = k.TheirKey
-	in.fp = nil
+	in.theirProfile = nil
 	in.ssid = SSID(k.SSID)
 	in.sentRevealSig = k.SentRevealSig
-	s.current = in.tag
-	fp := k.TheirKey.Fingerprint()
-	o.event(SecureEvent{Instance: in.tag, Version: 3, Fingerprint: Fingerprint(fp[:]), SSID: in.ssid, Refreshed: refreshed})
-	// otr3.md: "If there is a recent stored message, encrypt it and send it".
-	pending := s.pending
-	s.pending = nil
-	for _, text := range pending {
-		if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.secured(o, in, before)
 }
 
 // otr3.md, "Receiving a Data Message".

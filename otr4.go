@@ -76,6 +76,7 @@ func (s *Session) startDAKE(o *out) error {
 		s.master4.Wipe()
 	}
 	s.master4 = d
+	s.exchangeAt = s.acct.now()
 	return o.encoded4(0, r.Send)
 }
 
@@ -159,28 +160,15 @@ func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
 		k.Wipe()
 		return err
 	}
-	refreshed := in.status == Encrypted
+	before := in.secureState()
 	in.wipeKeys()
 	in.r4 = r
 	in.smp4 = new(smp.SMP4)
-	in.status = Encrypted
 	in.version = 4
 	in.theirKey = nil
 	in.theirProfile = k.TheirProfile
-	in.fp = nil
 	in.ssid = SSID(k.SSID)
-	now := s.acct.now()
-	in.lastSent, in.lastActive = now, now
-	s.current = in.tag
-	o.event(SecureEvent{Instance: in.tag, Version: 4, Fingerprint: in.fingerprint(), SSID: in.ssid, Refreshed: refreshed})
-	pending := s.pending
-	s.pending = nil
-	for _, text := range pending {
-		if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.secured(o, in, before)
 }
 
 // receiveData4 handles an OTRv4 data message (otrv4.md, "When you receive a

@@ -204,6 +204,7 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 	}
 	now := s.acct.now()
 	in.lastActive = now
+	s.authenticated(in)
 	var rest []TLV
 	finished := false
 	for _, t := range tlvs {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otrgo/otr/ake3"
 	otrcrypto "github.com/otrgo/otr/crypto"
@@ -30,11 +33,18 @@ type Session struct {
 	master4      *dake.DAKE          // our Identity message sent to no particular instance
 	prof         *dake.ClientProfile // our client profile for the current call
 	instances    map[uint32]*instance
-	current      uint32 // outgoing instance for Send(0, ...)
+	recvSeq      uint64 // counts authenticated messages received, for the instance rule
 	offerSent    bool   // whitespace tag sent since entering plaintext
 	sawPlaintext bool   // untagged plaintext received: stop offering
 	pending      []string
+	exchangeAt   time.Time // when we last started a key exchange (query, D-H Commit, Identity)
 	frag         *fragment.Assembler
+
+	// trust is the TrustHost's record of the contact's fingerprints
+	// (string(fingerprint) -> trust), read once per session and kept
+	// current by the library's own trust changes and Session.SetTrust.
+	trust       map[string]Trust
+	trustLoaded atomic.Bool
 }
 
 // maxPending bounds the user messages queued while REQUIRE_ENCRYPTION waits
@@ -61,6 +71,7 @@ type instance struct {
 	fp            Fingerprint         // cache of fingerprint(); reset by each key exchange
 	lastSent      time.Time           // last data message sent
 	lastActive    time.Time           // last data message sent or received
+	recvSeq       uint64              // Session.recvSeq at the last authenticated message received
 }
 
 func (in *instance) wipeKeys() {
@@ -144,14 +155,18 @@ func (s *Session) call(f func(o *out) error) (Result, error) {
 			s.acct.log.Warn("otr: no client profile: OTRv4 disabled for this call", "err", err)
 		}
 	}
+	s.loadTrust()
 	o := &out{s: s, max: max}
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.prof = prof
-		return f(o)
+		before := s.currentChoice()
+		err := f(o)
+		s.noteChoice(o, before)
+		return err
 	}()
-	s.acct.checkTrust(s.contact, &o.res)
+	s.acct.checkTrust(s, &o.res)
 	return o.res, err
 }
 
@@ -214,21 +229,81 @@ func (s *Session) query(o *out) error {
 		return ErrUnsupportedVersion
 	}
 	o.plain(otrencoding.QueryMessage(v, ""), true)
+	s.exchangeAt = s.acct.now()
 	return nil
 }
 
-// Send encrypts text for the instance (0: the session's current outgoing
-// instance) or, when no encrypted session exists, sends it as the policy
-// says: as plaintext (with a whitespace tag when SendWhitespaceTag is set
-// and not yet sent), or, under RequireEncryption, queued until the key
-// exchange that a query message starts has completed.
+// retryQuery sends a query for queued text unless a key exchange we
+// started is still outstanding (younger than Options.QueryRetryInterval)
+// or an encrypted instance exists (the text then waits for trust, not for
+// a key exchange): one key exchange at a time (attacks.md, ST1).
+func (s *Session) retryQuery(o *out) error {
+	if s.anyEncrypted() || !s.exchangeAt.IsZero() && s.acct.now().Sub(s.exchangeAt) < s.acct.queryRetry {
+		return nil
+	}
+	return s.query(o)
+}
+
+// checkText enforces that user text is text: UTF-8 without U+0000. OTR
+// puts TLVs after a NUL in the plaintext, so a NUL in user text would let
+// whoever wrote it steer the contact's library (SMP steps, the end of the
+// session); libotr cannot send one either (its API takes C strings).
+func checkText(text string) error {
+	if strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text) {
+		return ErrInvalidText
+	}
+	return nil
+}
+
+// Send encrypts text for the instance or, when no encrypted session
+// exists, sends it as the policy says: as plaintext (with a whitespace tag
+// when SendWhitespaceTag is set and not yet sent), or, under
+// RequireEncryption, queued until a key exchange has completed.
+//
+// Text must be UTF-8 without U+0000 ([ErrInvalidText] otherwise, and
+// nothing is sent): a NUL would start the TLV part of the message.
+//
+// # Which instance
+//
+// instanceTag 0 means the default instance, chosen by one rule (also used
+// by StartSMP, ExtraSymmetricKey and the flush of queued text): among the
+// contact's instances that completed a key exchange and were not ended by
+// us, the highest by, in order,
+//
+//  1. encrypted over finished by the contact;
+//  2. a fingerprint the [TrustHost] trusts (SMP or manual) over one it
+//     does not;
+//  3. OTRv4 over OTR3;
+//  4. the most recent authenticated message received (a data message whose
+//     MAC verified, or a completed key exchange).
+//
+// Instance tags are chosen by whoever writes as the contact and a new key
+// exchange costs an attacker little, so the rule puts what they cannot
+// fake (trust, then the protocol version) before what they can. When the
+// default instance, or the key behind it, changes, the call that changed
+// it returns an [InstanceChangedEvent].
+//
+// Text queued under RequireEncryption goes to the first instance that
+// becomes encrypted with a fingerprint the host trusts, or, when the host
+// trusts no fingerprint of this contact, to the first that becomes
+// encrypted; a [PendingSentEvent] names it. If the host trusts a
+// fingerprint of this contact and the instance has another, the text stays
+// queued and a [PendingHeldEvent] says so; it is sent once that
+// fingerprint is trusted ([Session.SetTrust]) or a trusted instance
+// becomes encrypted. While text is queued, more text queues behind it. One
+// key exchange at a time: a query goes out with the first queued text, and
+// again only after Options.QueryRetryInterval (from a later Send or from
+// [Account.Expire]) or on [Session.Start].
 func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
+	if err := checkText(text); err != nil {
+		return Result{}, err
+	}
 	return s.call(func(o *out) error {
 		in, err := s.outgoing(instanceTag)
 		if err != nil {
 			return err
 		}
-		if in != nil {
+		if in != nil && (instanceTag != 0 || len(s.pending) == 0) {
 			switch in.status {
 			case Encrypted:
 				return s.encrypt(o, in, 0, readOnlyBytes(text), nil)
@@ -236,12 +311,18 @@ func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
 				return ErrSessionFinished
 			}
 		}
-		if s.policy&RequireEncryption != 0 {
+		if s.policy&RequireEncryption != 0 || len(s.pending) > 0 {
 			if len(s.pending) >= maxPending {
 				return ErrEncryptionRequired
 			}
 			s.pending = append(s.pending, text)
-			return s.query(o)
+			if err := s.flushPending(o, false); err != nil {
+				return err
+			}
+			if len(s.pending) == 0 {
+				return nil
+			}
+			return s.retryQuery(o)
 		}
 		if s.policy&SendWhitespaceTag != 0 && !s.offerSent && !s.sawPlaintext && s.versions() != 0 {
 			s.offerSent = true
@@ -253,6 +334,43 @@ func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
 	})
 }
 
+// SendTLVs sends text with the application's own TLVs, encrypted, to the
+// instance (0: the default instance, see [Session.Send]). It never sends
+// plaintext and never queues: without an encrypted instance it returns
+// [ErrNotEncrypted]. Types 0 to 8 belong to the protocol in OTR3 or OTRv4
+// (padding, disconnected, SMP, extra symmetric key) and are refused with
+// [ErrReservedTLV]; text follows the rules of Send. The contact receives
+// them in [MessageEvent.TLVs].
+func (s *Session) SendTLVs(instanceTag uint32, text string, tlvs []TLV) (Result, error) {
+	if err := checkText(text); err != nil {
+		return Result{}, err
+	}
+	wire := make([]otrencoding.TLV, len(tlvs))
+	for i, t := range tlvs {
+		if t.Type <= maxProtocolTLV {
+			return Result{}, ErrReservedTLV
+		}
+		if len(t.Value) > 0xffff {
+			return Result{}, fmt.Errorf("otr: TLV of %d bytes (at most 65535)", len(t.Value))
+		}
+		wire[i] = otrencoding.TLV{Type: t.Type, Value: t.Value}
+	}
+	return s.call(func(o *out) error {
+		in, err := s.outgoing(instanceTag)
+		if err != nil {
+			return err
+		}
+		if in == nil || in.status != Encrypted {
+			return ErrNotEncrypted
+		}
+		return s.encrypt(o, in, 0, readOnlyBytes(text), wire)
+	})
+}
+
+// maxProtocolTLV is the highest TLV type the protocol owns: 0-8 in OTR3
+// (8: extra symmetric key), 0-7 in OTRv4.
+const maxProtocolTLV = 8
+
 // outgoing returns the instance to send to; nil means none is known (send
 // plaintext).
 func (s *Session) outgoing(tag uint32) (*instance, error) {
@@ -263,10 +381,7 @@ func (s *Session) outgoing(tag uint32) (*instance, error) {
 		}
 		return in, nil
 	}
-	if in := s.instances[s.current]; in != nil && in.status != Plaintext {
-		return in, nil
-	}
-	return nil, nil
+	return s.defaultInstance(), nil
 }
 
 // encrypt sends plaintext with TLVs as a data message to in.
@@ -310,7 +425,8 @@ func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlv
 }
 
 // ExtraSymmetricKey sends the extra-symmetric-key TLV (type 8 in OTR3, 7
-// in OTRv4) with use and useData to the instance (0: current) and returns
+// in OTRv4) with use and useData to the instance (0: the default instance,
+// see [Session.Send]) and returns
 // the key (32 bytes in OTR3, 64 in OTRv4), which the contact derives too and
 // receives in an [ExtraKeyEvent] (otr3.md and otrv4.md, "Extra symmetric
 // key"). The key is secret: the caller wipes it when done.
@@ -343,6 +459,11 @@ func (s *Session) expire() (Result, error) {
 				in.r4.Expire(now)
 			}
 		}
+		if len(s.pending) > 0 {
+			if err := s.retryQuery(o); err != nil {
+				return err
+			}
+		}
 		if s.acct.expireAfter <= 0 {
 			return nil
 		}
@@ -358,13 +479,17 @@ func (s *Session) expire() (Result, error) {
 	})
 }
 
-// deadline returns when the next instance expires.
+// deadline returns when the next instance expires, or when queued text
+// needs another query.
 func (s *Session) deadline() (t time.Time, ok bool) {
-	if s.acct.expireAfter <= 0 {
-		return t, false
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.pending) > 0 && !s.anyEncrypted() {
+		t, ok = s.exchangeAt.Add(s.acct.queryRetry), true
+	}
+	if s.acct.expireAfter <= 0 {
+		return t, ok
+	}
 	for _, in := range s.instances {
 		if in.status != Encrypted {
 			continue
@@ -474,36 +599,37 @@ func (s *Session) info(in *instance) InstanceInfo {
 	return InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid, Fingerprint: in.fingerprint()}
 }
 
-// Instance describes the instance with tag (0: the current outgoing
-// instance). ok is false if there is none.
+// Instance describes the instance with tag (0: the default instance, see
+// [Session.Send]). ok is false if there is none.
 func (s *Session) Instance(tag uint32) (info InstanceInfo, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if tag == 0 {
-		tag = s.current
-	}
 	in := s.instances[tag]
+	if tag == 0 {
+		in = s.defaultInstance()
+	}
 	if in == nil {
 		return InstanceInfo{}, false
 	}
 	return s.info(in), true
 }
 
-// Status returns the message state of the instance (0: the current outgoing
-// instance); Plaintext if unknown.
+// Status returns the message state of the instance (0: the default
+// instance, see [Session.Send]); Plaintext if unknown.
 func (s *Session) Status(tag uint32) Status {
 	i, _ := s.Instance(tag)
 	return i.Status
 }
 
-// SSID returns the secure session id of the instance (0: current).
+// SSID returns the secure session id of the instance (0: the default
+// instance).
 func (s *Session) SSID(tag uint32) (SSID, bool) {
 	i, ok := s.Instance(tag)
 	return i.SSID, ok && i.Version != 0
 }
 
 // TheirFingerprint returns the contact's fingerprint as authenticated on the
-// instance (0: current), nil if no key exchange completed.
+// instance (0: the default instance), nil if no key exchange completed.
 func (s *Session) TheirFingerprint(tag uint32) Fingerprint {
 	i, _ := s.Instance(tag)
 	return i.Fingerprint

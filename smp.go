@@ -14,11 +14,16 @@ import (
 // returns an SMPQuestionEvent, its user answers with AnswerSMP; results
 // arrive as events.
 
-// StartSMP starts an SMP run on the instance (0: current) with the user's
-// secret and an optional question shown to the contact.
+// StartSMP starts an SMP run on the instance (0: the default instance, see
+// [Session.Send]) with the user's secret and an optional question shown to
+// the contact. The question must be UTF-8 without U+0000
+// ([ErrInvalidText]).
 func (s *Session) StartSMP(instanceTag uint32, secret []byte, question string) (Result, error) {
+	if err := checkText(question); err != nil {
+		return Result{}, err
+	}
 	return s.call(func(o *out) error {
-		in, err := s.smpInstance(instanceTag)
+		in, err := s.smpInstance(instanceTag, nil)
 		if err != nil {
 			return err
 		}
@@ -47,10 +52,12 @@ func (s *Session) StartSMP(instanceTag uint32, secret []byte, question string) (
 }
 
 // AnswerSMP answers the contact's SMP request (announced by an
-// SMPQuestionEvent) on the instance (0: current) with the user's secret.
+// SMPQuestionEvent) on the instance with the user's secret. Tag 0 means
+// the one instance whose request waits for an answer
+// ([ErrAmbiguousInstance] if several do; the default instance if none).
 func (s *Session) AnswerSMP(instanceTag uint32, secret []byte) (Result, error) {
 	return s.call(func(o *out) error {
-		in, err := s.smpInstance(instanceTag)
+		in, err := s.smpInstance(instanceTag, (*instance).smpAwaitingSecret)
 		if err != nil {
 			return err
 		}
@@ -74,11 +81,12 @@ func (s *Session) AnswerSMP(instanceTag uint32, secret []byte) (Result, error) {
 	})
 }
 
-// AbortSMP aborts the SMP run on the instance (0: current) and tells the
-// contact.
+// AbortSMP aborts the SMP run on the instance and tells the contact. Tag 0
+// means the one instance with a run in progress ([ErrAmbiguousInstance] if
+// several have one; the default instance if none).
 func (s *Session) AbortSMP(instanceTag uint32) (Result, error) {
 	return s.call(func(o *out) error {
-		in, err := s.smpInstance(instanceTag)
+		in, err := s.smpInstance(instanceTag, (*instance).smpInProgress)
 		if err != nil {
 			return err
 		}
@@ -94,7 +102,25 @@ func (s *Session) AbortSMP(instanceTag uint32) (Result, error) {
 	})
 }
 
-func (s *Session) smpInstance(tag uint32) (*instance, error) {
+// smpInstance returns the encrypted instance an SMP call acts on: the one
+// named, or with tag 0 the single encrypted instance for which pending
+// holds, or (pending nil, or none holds) the default instance.
+func (s *Session) smpInstance(tag uint32, pending func(*instance) bool) (*instance, error) {
+	if tag == 0 && pending != nil {
+		var found *instance
+		for _, in := range s.instances {
+			if in.status != Encrypted || !pending(in) {
+				continue
+			}
+			if found != nil {
+				return nil, ErrAmbiguousInstance
+			}
+			found = in
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
 	in, err := s.outgoing(tag)
 	if err != nil {
 		return nil, err
@@ -103,6 +129,20 @@ func (s *Session) smpInstance(tag uint32) (*instance, error) {
 		return nil, ErrNotEncrypted
 	}
 	return in, nil
+}
+
+func (in *instance) smpAwaitingSecret() bool {
+	if in.version == 4 {
+		return in.smp4 != nil && in.smp4.AwaitingSecret()
+	}
+	return in.smp != nil && in.smp.AwaitingSecret()
+}
+
+func (in *instance) smpInProgress() bool {
+	if in.version == 4 {
+		return in.smp4 != nil && in.smp4.InProgress()
+	}
+	return in.smp != nil && in.smp.InProgress()
 }
 
 func (s *Session) fingerprints(in *instance) (ours, theirs [20]byte) {
@@ -145,8 +185,12 @@ func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
 		in.smpAnswering = hasQ
 		o.event(SMPQuestionEvent{Instance: in.tag, Question: sanitize(outcome.Question), HasQuestion: hasQ})
 	case smp.Succeeded:
+		if !in.smpAnswering {
+			s.noteSMPTrust(in.fingerprint(), SMPVerified)
+		}
 		o.event(SMPSucceededEvent{Instance: in.tag, Fingerprint: in.fingerprint(), AnsweredQuestion: in.smpAnswering})
 	case smp.Failed:
+		s.noteSMPTrust(in.fingerprint(), Untrusted)
 		o.event(SMPFailedEvent{Instance: in.tag, Fingerprint: in.fingerprint()})
 	case smp.Cheated, smp.Unexpected:
 		o.event(SMPFailedEvent{Instance: in.tag, Protocol: true})
@@ -154,7 +198,14 @@ func (s *Session) receiveSMP(o *out, in *instance, t otrencoding.TLV) error {
 		o.event(SMPAbortedEvent{Instance: in.tag, ByContact: true})
 	}
 	if outcome.Reply != nil {
-		return s.sendSMP(o, in, outcome.Reply.Type, outcome.Reply.Value)
+		if err := s.sendSMP(o, in, outcome.Reply.Type, outcome.Reply.Value); err != nil {
+			return err
+		}
+	}
+	if outcome.Result == smp.Succeeded {
+		// The run may have made this instance the trusted one that held
+		// text waits for.
+		return s.flushPending(o, false)
 	}
 	return nil
 }

@@ -220,6 +220,14 @@ func (s *SMP3) InProgress() bool {
 	return s.state != expect1
 }
 
+// AwaitingSecret reports whether a verified message 1 from the contact
+// waits for Answer.
+func (s *SMP3) AwaitingSecret() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == expect1Pending
+}
+
 // Abort resets the state and returns the abort TLV to send (OTR3 spec, "User
 // requests to abort SMP": in all cases).
 func (s *SMP3) Abort() (tlvType uint16, payload []byte) {

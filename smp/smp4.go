@@ -179,6 +179,14 @@ func (s *SMP4) InProgress() bool {
 	return s.state != smp4Expect1
 }
 
+// AwaitingSecret reports whether a verified message 1 from the contact
+// waits for Answer.
+func (s *SMP4) AwaitingSecret() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == smp4Expect1Pending
+}
+
 // Abort resets the state and returns the abort TLV to send, type 6 with an
 // empty value (OTRv4 spec, "User requests to abort SMP": "In all cases").
 func (s *SMP4) Abort() (tlvType uint16, payload []byte) {

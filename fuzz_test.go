@@ -44,6 +44,11 @@ func fuzzConversation(f *testing.F, opts *otr.Options) {
 		bob := newPeer(t, "bob", "alice", 1, 22, opts, 0)
 		secure(t, alice, bob)
 		aliceTag := alice.acct.InstanceTag()
+		// Bob trusts Alice's key: no input may take his words elsewhere.
+		aliceFP := alice.fingerprint(wantFuzzVersion(opts))
+		if _, err := bob.sess.SetTrust(aliceFP, otr.Verified); err != nil {
+			t.Fatal(err)
+		}
 		for _, part := range bytes.Split(data, []byte{0}) {
 			res, err := bob.sess.Receive(string(part))
 			for _, ev := range res.Events {
@@ -74,5 +79,24 @@ func fuzzConversation(f *testing.F, opts *otr.Options) {
 		if got != "canary" {
 			t.Fatalf("genuine message after fuzz input: got %q", got)
 		}
+		res, err = bob.sess.Send(0, "reply")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Send {
+			if m.Instance != aliceTag {
+				t.Fatalf("bob's Send(0) after fuzz input went to %08x, not alice's %08x", m.Instance, aliceTag)
+			}
+		}
+		if info, _ := bob.sess.Instance(0); !bytes.Equal(info.Fingerprint, aliceFP) {
+			t.Fatalf("bob's default instance after fuzz input has fingerprint %v", info.Fingerprint)
+		}
 	})
+}
+
+func wantFuzzVersion(opts *otr.Options) int {
+	if opts != nil && opts.Policy&otr.AllowV4 == 0 {
+		return 3
+	}
+	return 4
 }

@@ -275,7 +275,7 @@ func countQueries(msgs []otr.Message) int {
 	return n
 }
 
-// Finding 4 (attacks.md ST1): one query, not one per queued message; a
+// Finding 4: one query, not one per queued message; a
 // retry after QueryRetryInterval, from Send or Expire; the queue is sent
 // in order, once.
 func TestOneKeyExchangeAtATime(t *testing.T) { bothVersions(t, testOneKeyExchangeAtATime) }

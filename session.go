@@ -236,7 +236,7 @@ func (s *Session) query(o *out) error {
 // retryQuery sends a query for queued text unless a key exchange we
 // started is still outstanding (younger than Options.QueryRetryInterval)
 // or an encrypted instance exists (the text then waits for trust, not for
-// a key exchange): one key exchange at a time (attacks.md, ST1).
+// a key exchange): one key exchange at a time.
 func (s *Session) retryQuery(o *out) error {
 	if s.anyEncrypted() || !s.exchangeAt.IsZero() && s.acct.now().Sub(s.exchangeAt) < s.acct.queryRetry {
 		return nil

@@ -29,8 +29,15 @@ type Options struct {
 	// Policy is the account's policy; zero means DefaultPolicy.
 	Policy Policy
 	// MaxBufferedFragments caps the bytes of incomplete fragmented messages
-	// buffered across all sessions of the account; 0 means 128 MiB.
+	// buffered across all sessions of the account; 0 means 32 MiB. When it
+	// is full, the contact holding the most loses its oldest incomplete
+	// message: a newcomer is never refused for it.
 	MaxBufferedFragments int64
+	// MaxContactFragments caps the bytes of incomplete fragmented messages
+	// buffered for one contact, and so the size of a fragmented message; 0
+	// means 4 MiB. Past it, the contact's oldest other incomplete message
+	// is dropped.
+	MaxContactFragments int
 	// MaxInstances caps the instances (clients of one contact) a session
 	// keeps; 0 means 16.
 	MaxInstances int
@@ -57,6 +64,17 @@ type Options struct {
 	// passed, from the next Send or Account.Expire (NextDeadline includes
 	// it), or at once on Session.Start. 0 means 30 seconds.
 	QueryRetryInterval time.Duration
+	// KeyExchangeBurst and KeyExchangeRefill bound the key exchanges a
+	// contact may make us compute from instance tags that have not
+	// authenticated in this session (each costs us exponentiations and the
+	// contact almost nothing): a token bucket of KeyExchangeBurst tokens
+	// (0 means 8), one more every KeyExchangeRefill (0 means 15 seconds).
+	// Replies to key exchanges we started, exchanges from instances that
+	// authenticated, and encrypted conversations never draw on it; a start
+	// refused for it returns ErrThrottled and, at most once per
+	// KeyExchangeBurst x KeyExchangeRefill, a ThrottledEvent.
+	KeyExchangeBurst  int
+	KeyExchangeRefill time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -71,11 +89,14 @@ type Account struct {
 	policy  Policy
 	tag     uint32
 	budget  *fragment.Budget
+	fragLim fragment.Limits
 	maxInst int
 
 	heartbeat   time.Duration
 	expireAfter time.Duration
 	queryRetry  time.Duration
+	kxBurst     int
+	kxRefill    time.Duration
 	ratchetOpts ratchet4.Options
 
 	mu       sync.Mutex
@@ -130,9 +151,10 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	}
 	max := o.MaxBufferedFragments
 	if max <= 0 {
-		max = 128 << 20
+		max = 32 << 20
 	}
 	a.budget = fragment.NewBudget(max)
+	a.fragLim = fragment.Limits{MaxContactBytes: o.MaxContactFragments}
 	a.maxInst = o.MaxInstances
 	if a.maxInst <= 0 {
 		a.maxInst = 16
@@ -143,6 +165,13 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	}
 	a.expireAfter = o.ExpireAfter
 	a.queryRetry = o.QueryRetryInterval
+	a.kxBurst, a.kxRefill = o.KeyExchangeBurst, o.KeyExchangeRefill
+	if a.kxBurst <= 0 {
+		a.kxBurst = 8
+	}
+	if a.kxRefill <= 0 {
+		a.kxRefill = 15 * time.Second
+	}
 	if a.queryRetry <= 0 {
 		a.queryRetry = 30 * time.Second
 	}

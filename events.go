@@ -94,6 +94,16 @@ type InstanceChangedEvent struct {
 	NewFingerprint Fingerprint
 }
 
+// ThrottledEvent reports that the contact (or someone writing as the
+// contact) started more key exchanges from new instance tags than
+// Options.KeyExchangeBurst allows: Refused were refused since the last
+// report. It comes at most once per refill period. The encrypted
+// conversation is not affected, and a key exchange we start still
+// completes.
+type ThrottledEvent struct {
+	Refused int
+}
+
 // PendingSentEvent reports that Count messages queued under
 // RequireEncryption were sent, encrypted, to Instance, whose key is
 // Fingerprint.
@@ -170,6 +180,7 @@ func (FingerprintEvent) isEvent()     {}
 func (InstanceChangedEvent) isEvent() {}
 func (PendingSentEvent) isEvent()     {}
 func (PendingHeldEvent) isEvent()     {}
+func (ThrottledEvent) isEvent()       {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -203,6 +214,9 @@ func (e PendingSentEvent) String() string {
 }
 func (e PendingHeldEvent) String() string {
 	return fmt.Sprintf("%d queued messages held: %08x has untrusted fingerprint %s", e.Count, e.Instance, e.Fingerprint)
+}
+func (e ThrottledEvent) String() string {
+	return fmt.Sprintf("%d key exchanges from new instances refused (too many)", e.Refused)
 }
 func (e FinishedEvent) String() string { return fmt.Sprintf("finished by contact (%08x)", e.Instance) }
 func (e EndedEvent) String() string {

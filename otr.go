@@ -73,6 +73,7 @@ var (
 	ErrReservedTLV        = errors.New("otr: TLV type reserved by the protocol")
 	ErrAmbiguousInstance  = errors.New("otr: several instances match; name one")
 	ErrNoTrustHost        = errors.New("otr: the host keeps no trust (not a TrustHost)")
+	ErrThrottled          = errors.New("otr: too many key exchanges from this contact; try later")
 )
 
 // ProtocolError describes rejected peer input. It unwraps to one of the

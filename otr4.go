@@ -64,6 +64,13 @@ func (s *Session) newDAKE() (*dake.DAKE, error) {
 // "Starting a conversation interactively": the receiver of the query
 // starts).
 func (s *Session) startDAKE(o *out) error {
+	if s.master4 != nil {
+		if id := s.master4.PendingIdentity(s.prof); id != nil {
+			// Our Identity is still unanswered: send it again rather than
+			// make new keys for every query (same exchange).
+			return o.encoded4(0, id)
+		}
+	}
 	d, err := s.newDAKE()
 	if err != nil {
 		return err
@@ -80,7 +87,10 @@ func (s *Session) startDAKE(o *out) error {
 	return o.encoded4(0, r.Send)
 }
 
-func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
+func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte) error {
+	if h.Type == otrencoding.MsgIdentity && s.replayedStart(o, payload) {
+		return nil
+	}
 	in := s.instances[h.Sender]
 	var d *dake.DAKE
 	fromMaster := false
@@ -93,16 +103,28 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
 		// no instance: the exchange becomes that instance's.
 		d, fromMaster = s.master4, true
 	case h.Type == otrencoding.MsgIdentity:
+		d = nil // a new exchange, made below once the checks pass
+	default:
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "state", Err: ErrUnexpectedMessage}
+	}
+	// Refuse before computing: the instance cap, then the contact's key
+	// exchange budget for an Identity we did not ask for.
+	room, victim := true, (*instance)(nil)
+	if in == nil {
+		if room, victim = s.roomFor(); !room {
+			return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
+		}
+	}
+	if h.Type == otrencoding.MsgIdentity && !fromMaster && !s.chargeKeyExchange(o, h.Sender) {
+		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "key exchange budget", Err: ErrThrottled}
+	}
+	if d == nil {
 		var err error
 		if d, err = s.newDAKE(); err != nil {
 			return err
 		}
-	default:
-		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "state", Err: ErrUnexpectedMessage}
 	}
-	if in == nil && len(s.instances) >= s.acct.maxInst {
-		return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
-	}
+	from := len(o.res.Send)
 	r, err := d.Receive(h, body, s.acct.now())
 	switch {
 	case errors.Is(err, dake.ErrUnexpectedMessage):
@@ -120,8 +142,7 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
 		s.master4 = nil
 	}
 	if in == nil {
-		in = &instance{tag: h.Sender}
-		s.instances[h.Sender] = in
+		in = s.newInstance(h.Sender, victim)
 	}
 	if in.dake != nil && in.dake != d {
 		in.dake.Wipe()
@@ -131,6 +152,9 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, body []byte) error {
 		if err := o.encoded4(h.Sender, r.Send); err != nil {
 			return err
 		}
+	}
+	if h.Type == otrencoding.MsgIdentity {
+		s.rememberStart(o, payload, h.Sender, from, func() bool { return in.dake == d && d.State() == dake.StateWaitingAuthI })
 	}
 	if r.Keys != nil {
 		return s.secure4(o, in, r.Keys)

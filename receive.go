@@ -171,7 +171,7 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 	if v == 4 {
 		switch h.Type {
 		case otrencoding.MsgIdentity, otrencoding.MsgAuthR, otrencoding.MsgAuthI:
-			return s.receiveDAKE(o, h, body)
+			return s.receiveDAKE(o, h, payload, body)
 		case otrencoding.MsgData:
 			return s.receiveData4(o, h, payload)
 		}

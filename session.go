@@ -45,6 +45,13 @@ type Session struct {
 	// current by the library's own trust changes and Session.SetTrust.
 	trust       map[string]Trust
 	trustLoaded atomic.Bool
+
+	// Budgets (budget.go).
+	kx               bucket          // key exchanges the contact starts from unauthenticated tags
+	throttled        int             // refused since the last ThrottledEvent
+	throttleReported time.Time       // when the last ThrottledEvent went out
+	answered         []answeredStart // key-exchange starts answered, newest last
+	created          uint64          // counts instances created
 }
 
 // maxPending bounds the user messages queued while REQUIRE_ENCRYPTION waits
@@ -72,6 +79,7 @@ type instance struct {
 	lastSent      time.Time           // last data message sent
 	lastActive    time.Time           // last data message sent or received
 	recvSeq       uint64              // Session.recvSeq at the last authenticated message received
+	created       uint64              // Session.created when the instance was added
 }
 
 func (in *instance) wipeKeys() {
@@ -123,7 +131,7 @@ func newSession(a *Account, contact string, p Policy) *Session {
 		policy:    p,
 		master:    ake3.New(a.keys.dsa),
 		instances: make(map[uint32]*instance),
-		frag:      fragment.NewAssembler(fragment.Limits{}, a.budget),
+		frag:      fragment.NewAssembler(a.fragLim, a.budget),
 	}
 }
 

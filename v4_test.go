@@ -585,10 +585,10 @@ func TestDAKEBadPointsAndGroupElements(t *testing.T) {
 }
 
 // TestDAKEReplays: DAKE messages replayed into an encrypted session
-// (attacks.md D5, D7). A replayed Identity message is answered, as the spec
-// says, but the session stays encrypted and usable: the answer leads
-// nowhere. Replayed Auth-R and Auth-I messages are unexpected; an Auth-I
-// of an old DAKE fails authentication against a new one.
+// (attacks.md D5, D7). A replayed Identity message of a finished DAKE is
+// ignored: a genuine peer never reuses its ephemeral keys, and answering
+// would cost us a new key exchange per copy (budget.go). Replayed Auth-R
+// and Auth-I messages are unexpected.
 func TestDAKEReplays(t *testing.T) {
 	alice, bob, _, _, old, ssid := v4Peers(t, 231)
 	assertIntact(t, alice, bob, ssid)
@@ -606,24 +606,15 @@ func TestDAKEReplays(t *testing.T) {
 		assertIntact(t, alice, bob, ssid)
 	})
 	t.Run("Identity", func(t *testing.T) {
-		res, err := alice.sess.Receive(old.identity)
-		authR := only(t, "alice receiving a replayed Identity", res, err)
-		for _, ev := range res.Events {
-			t.Fatalf("replayed Identity produced event %v", ev)
-		}
-		assertIntact(t, alice, bob, ssid)
-		// The answer reaches bob, who started no DAKE: unexpected.
-		wantRejected(t, bob, authR, otr.ErrUnexpectedMessage, false)
-		assertIntact(t, alice, bob, ssid)
-		// The old Auth-I does not fit alice's new Auth-R.
-		wantRejected(t, alice, old.authI, otr.ErrBadMAC, false)
-		assertIntact(t, alice, bob, ssid)
-	})
-	t.Run("Identity twice in a row", func(t *testing.T) {
 		for range 2 {
 			res, err := alice.sess.Receive(old.identity)
-			only(t, "alice receiving a replayed Identity", res, err)
+			if err != nil || len(res.Send) != 0 || len(res.Events) != 0 {
+				t.Fatalf("replayed Identity: %v, sent %d, events %v; want it ignored", err, len(res.Send), res.Events)
+			}
+			assertIntact(t, alice, bob, ssid)
 		}
+		// Nothing was started: the old Auth-I is unexpected.
+		wantRejected(t, alice, old.authI, otr.ErrUnexpectedMessage, false)
 		assertIntact(t, alice, bob, ssid)
 	})
 	// A genuine new DAKE still works after all that.

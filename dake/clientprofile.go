@@ -309,6 +309,19 @@ func ReadClientProfile(s *cryptobyte.String) (*ClientProfile, error) {
 }
 
 // readField reads the value of one field of type typ.
+// peekInstanceTag returns the instance tag of the client profile at the
+// front of b when it is the profile's first field (as every implementation
+// writes it), without decoding anything else; ok is false otherwise.
+func peekInstanceTag(b []byte) (tag uint32, ok bool) {
+	s := cryptobyte.String(b)
+	var n uint32
+	var typ uint16
+	if !s.ReadUint32(&n) || n == 0 || !s.ReadUint16(&typ) || typ != fieldInstanceTag || !s.ReadUint32(&tag) {
+		return 0, false
+	}
+	return tag, true
+}
+
 func (p *ClientProfile) readField(s *cryptobyte.String, typ uint16) error {
 	switch typ {
 	case fieldInstanceTag:

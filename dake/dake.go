@@ -233,6 +233,16 @@ func (d *DAKE) Start() (Result, error) {
 	return Result{Send: bytes.Clone(enc)}, nil
 }
 
+// PendingIdentity returns the Identity message sent by Start while its
+// answer is awaited (WAITING_AUTH_R), to send again; nil in other states
+// or if it carries a profile other than current.
+func (d *DAKE) PendingIdentity(current *ClientProfile) []byte {
+	if d.state != StateWaitingAuthR || d.cfg.Profile != current {
+		return nil
+	}
+	return bytes.Clone(d.wAuthR.identity)
+}
+
 // Receive processes a DAKE message: h is its parsed header, body the rest.
 // On error the state is unchanged. Messages of other types, or not
 // addressed to our instance tag, are ErrUnexpectedMessage.
@@ -246,6 +256,11 @@ func (d *DAKE) Receive(h otrencoding.Header, body []byte, now time.Time) (Result
 		// The receiver tag of an Identity message is 0 (INTEROP-NOTES.md).
 		if h.Receiver != 0 && h.Receiver != d.cfg.InstanceTag {
 			return Result{}, ErrUnexpectedMessage
+		}
+		// A profile for another instance tag is refused before its points
+		// are decoded (cheap for whoever rewrote the header).
+		if tag, ok := peekInstanceTag(body); ok && tag != h.Sender {
+			return Result{}, fmt.Errorf("%w: instance tag does not match the sender's", ErrInvalidClientProfile)
 		}
 		m, err := ParseIdentityMessage(body)
 		if err != nil {

@@ -190,16 +190,19 @@ func TestBudgetShared(t *testing.T) {
 	if got, want := b.Used(), b.Max(); got != want {
 		t.Fatalf("Budget.Used() = %d, want %d", got, want)
 	}
-	// Either assembler now hits the budget; the affected message is dropped.
-	runSteps(t, y, []step{{f: f4(5, 1, 3, 9, piece), wantErr: ErrLimit}})
-	if got, want := b.Used(), x.Buffered(); got != want || y.Incomplete() != 0 {
-		t.Fatalf("after y's limit: Used() = %d, want %d; y incomplete = %d", got, want, y.Incomplete())
+	// The budget is full: y's piece evicts x's message, never y's own.
+	runSteps(t, y, []step{{f: f4(5, 1, 3, 9, piece)}})
+	if got, want := b.Used(), y.Buffered(); got != want || x.Incomplete() != 0 || y.Incomplete() != 1 {
+		t.Fatalf("after y's piece: Used() = %d, want %d; x incomplete = %d, y = %d", got, want, x.Incomplete(), y.Incomplete())
 	}
-	// y's release made room for x.
-	runSteps(t, x, []step{{f: f3(1, 3, 9, piece)}, {f: f3(1, 4, 9, piece)}})
-	runSteps(t, y, []step{{f: f4(6, 1, 1, 9, "z"), wantErr: ErrLimit}})
+	runSteps(t, x, []step{{f: f3(1, 3, 9, piece), wantErr: ErrDiscarded}})
+	// A message that cannot fit in the budget alone is refused.
+	runSteps(t, y, []step{
+		{f: f4(5, 1, 4, 9, piece)}, {f: f4(5, 1, 5, 9, piece)},
+		{f: f4(5, 1, 6, 9, piece), wantErr: ErrLimit},
+	})
 	if y.Incomplete() != 0 || y.Buffered() != 0 {
-		t.Errorf("y holds %d messages, %d bytes after a refused start", y.Incomplete(), y.Buffered())
+		t.Errorf("y holds %d messages, %d bytes after a refused message", y.Incomplete(), y.Buffered())
 	}
 	x.Reset()
 	y.Reset()

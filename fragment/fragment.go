@@ -26,6 +26,8 @@ var (
 	// ErrLimit reports that a fragment, a message or the shared budget
 	// exceeded its limit; the affected message was dropped.
 	ErrLimit = errors.New("fragment: limit exceeded")
+	// ErrClosed reports a fragment given to a closed Assembler.
+	ErrClosed = errors.New("fragment: assembler closed")
 	// ErrDiscarded reports a well-formed fragment that does not fit the
 	// message being reassembled (OTR3: out of sequence; OTRv4: a changed
 	// total); the fragment and the affected buffered message were dropped.

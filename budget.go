@@ -1,0 +1,144 @@
+package otr
+
+import (
+	"crypto/sha256"
+	"time"
+)
+
+// What a contact can make us compute. Whoever writes as the contact on the
+// transport can send key-exchange starts from any instance tag, replay the
+// ones they saw, and damage data messages; each costs them a few bytes and
+// may cost us exponentiations. The rules here keep that cost small (see
+// SECURITY.md, "What a contact can make us spend"):
+//
+//   - A byte-identical copy of a key-exchange start (Identity, D-H Commit)
+//     is answered with the reply we already sent while that exchange is
+//     still waiting for its next message, and ignored once the exchange
+//     finished or was abandoned: a genuine peer never reuses its ephemeral
+//     keys.
+//   - Key exchanges the contact starts from instance tags that have not
+//     authenticated in this session draw on a token bucket
+//     (Options.KeyExchangeBurst, Options.KeyExchangeRefill); replies to an
+//     exchange we started never do, nor does anything on an encrypted
+//     instance. An empty bucket refuses before any computation and is
+//     reported at most once per refill period with a ThrottledEvent.
+//   - Error replies to unreadable messages are rate limited per instance
+//     and per contact.
+
+// bucket is a token bucket: burst tokens, one more per every.
+type bucket struct {
+	tokens int
+	last   time.Time
+}
+
+// take spends a token if one is left at now.
+func (b *bucket) take(now time.Time, burst int, every time.Duration) bool {
+	if b.last.IsZero() {
+		b.tokens, b.last = burst, now
+	}
+	if n := now.Sub(b.last) / every; n > 0 {
+		b.tokens = min(burst, b.tokens+int(min(n, time.Duration(burst))))
+		b.last = b.last.Add(n * every)
+	}
+	if b.tokens == 0 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// chargeKeyExchange spends one key exchange of the contact's budget for an
+// exchange the contact starts from instance tag, unless the tag has
+// authenticated in this session. It returns false when the budget is
+// spent; a ThrottledEvent reports that at most once per refill period.
+func (s *Session) chargeKeyExchange(o *out, tag uint32) bool {
+	if in := s.instances[tag]; in != nil && in.version != 0 {
+		return true
+	}
+	now := s.acct.now()
+	if s.kx.take(now, s.acct.kxBurst, s.acct.kxRefill) {
+		return true
+	}
+	s.throttled++
+	if s.throttleReported.IsZero() || now.Sub(s.throttleReported) >= s.acct.kxRefill*time.Duration(s.acct.kxBurst) {
+		o.event(ThrottledEvent{Refused: s.throttled})
+		s.throttled = 0
+		s.throttleReported = now
+	}
+	return false
+}
+
+// maxAnswered bounds the key-exchange starts a session remembers.
+const maxAnswered = 64
+
+// answeredStart is a key-exchange start we answered: its hash, the
+// instance whose exchange it began and what we sent back.
+type answeredStart struct {
+	sum   [32]byte
+	tag   uint32
+	live  func() bool // the exchange still waits for the next message
+	reply []Message
+}
+
+// replayedStart looks payload up among the key-exchange starts answered:
+// a copy of one whose exchange still waits gets the same reply again (the
+// byte-identical messages); a copy of one whose exchange is over is
+// ignored. found reports whether payload was one of them.
+func (s *Session) replayedStart(o *out, payload []byte) (found bool) {
+	sum := sha256.Sum256(payload)
+	for i := range s.answered {
+		a := &s.answered[i]
+		if a.sum != sum {
+			continue
+		}
+		if a.live != nil && a.live() {
+			o.res.Send = append(o.res.Send, a.reply...)
+		} else {
+			s.acct.log.Debug("otr: replayed key exchange ignored", "contact", s.contact)
+		}
+		return true
+	}
+	return false
+}
+
+// rememberStart records that payload, a key-exchange start from tag, was
+// answered with the messages o queued from index from on; live reports
+// whether its exchange still waits.
+func (s *Session) rememberStart(o *out, payload []byte, tag uint32, from int, live func() bool) {
+	a := answeredStart{sum: sha256.Sum256(payload), tag: tag, live: live, reply: append([]Message(nil), o.res.Send[from:]...)}
+	if len(s.answered) >= maxAnswered {
+		copy(s.answered, s.answered[1:])
+		s.answered = s.answered[:maxAnswered-1]
+	}
+	s.answered = append(s.answered, a)
+}
+
+// roomFor reports whether a new instance may be added: below the cap
+// there is room; at the cap the oldest instance that never completed a key
+// exchange gives way (victim), so that starts that never finish cannot
+// lock the contact's real clients out; if every instance has
+// authenticated, there is no room. Nothing changes until newInstance.
+func (s *Session) roomFor() (ok bool, victim *instance) {
+	if len(s.instances) < s.acct.maxInst {
+		return true, nil
+	}
+	for _, in := range s.instances {
+		if in.version == 0 && (victim == nil || in.created < victim.created) {
+			victim = in
+		}
+	}
+	return victim != nil, victim
+}
+
+// newInstance adds the instance tag, dropping victim (from roomFor) first.
+func (s *Session) newInstance(tag uint32, victim *instance) *instance {
+	if victim != nil {
+		victim.wipeKeys()
+		victim.abandonKeyExchange()
+		delete(s.instances, victim.tag)
+	}
+	s.created++
+	in := &instance{tag: tag, created: s.created}
+	s.instances[tag] = in
+	return in
+}

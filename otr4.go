@@ -97,11 +97,24 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte
 	switch {
 	case in != nil && in.dake != nil && in.dake.State() != dake.StateStart:
 		d = in.dake
-	case s.master4 != nil && s.master4.State() == dake.StateWaitingAuthR &&
-		(h.Type == otrencoding.MsgAuthR || h.Type == otrencoding.MsgIdentity):
-		// The instance answers (or crosses) our Identity message sent to
-		// no instance: the exchange becomes that instance's.
+	case s.master4 != nil && s.master4.State() == dake.StateWaitingAuthR && h.Type == otrencoding.MsgAuthR:
+		// The instance answers our Identity message sent to no instance:
+		// the exchange becomes that instance's.
 		d, fromMaster = s.master4, true
+	case s.master4 != nil && h.Type == otrencoding.MsgIdentity:
+		// The Identity crosses ours (both sides started). OTRv4 spec,
+		// "Receiving an Identity Message" in WAITING_AUTH_R: the greater
+		// hashed B keeps its exchange and resends its Identity; otherwise
+		// answer theirs. We answer with a new exchange of that instance's
+		// own, charged like any other, so that whoever sends Identity
+		// messages cannot take over the exchange we started for all of the
+		// contact's instances.
+		if wins, ok := s.master4.WinsCrossing(body); ok && wins {
+			if id := s.master4.PendingIdentity(s.prof); id != nil {
+				return o.encoded4(0, id)
+			}
+		}
+		d = nil
 	case h.Type == otrencoding.MsgIdentity:
 		d = nil // a new exchange, made below once the checks pass
 	default:

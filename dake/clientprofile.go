@@ -308,7 +308,6 @@ func ReadClientProfile(s *cryptobyte.String) (*ClientProfile, error) {
 	return p, nil
 }
 
-// readField reads the value of one field of type typ.
 // peekInstanceTag returns the instance tag of the client profile at the
 // front of b when it is the profile's first field (as every implementation
 // writes it), without decoding anything else; ok is false otherwise.
@@ -322,6 +321,43 @@ func peekInstanceTag(b []byte) (tag uint32, ok bool) {
 	return tag, true
 }
 
+// skipClientProfile advances s past the client profile at its front
+// without decoding or verifying anything; false if it is cut short.
+func skipClientProfile(s *cryptobyte.String) bool {
+	var n uint32
+	if !s.ReadUint32(&n) || n > fieldMax {
+		return false
+	}
+	for range n {
+		var typ uint16
+		if !s.ReadUint16(&typ) {
+			return false
+		}
+		ok := false
+		switch typ {
+		case fieldInstanceTag:
+			ok = s.Skip(4)
+		case fieldIdentityKey, fieldForgingKey:
+			ok = s.Skip(2 + otrcrypto.PointSize)
+		case fieldVersions:
+			var v []byte
+			ok = otrencoding.ReadData(s, &v)
+		case fieldExpiration:
+			ok = s.Skip(8)
+		case fieldDSAKey:
+			var k otrencoding.DSAPublicKey
+			ok = otrencoding.ReadDSAPublicKey(s, &k)
+		case fieldTransitional:
+			ok = s.Skip(transitionalSigSize)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return s.Skip(otrcrypto.EdDSASignatureSize)
+}
+
+// readField reads the value of one field of type typ.
 func (p *ClientProfile) readField(s *cryptobyte.String, typ uint16) error {
 	switch typ {
 	case fieldInstanceTag:

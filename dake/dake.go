@@ -16,6 +16,7 @@ import (
 
 	otrcrypto "github.com/otrgo/otr/crypto"
 	otrencoding "github.com/otrgo/otr/encoding"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 var (
@@ -243,6 +244,24 @@ func (d *DAKE) PendingIdentity(current *ClientProfile) []byte {
 	return bytes.Clone(d.wAuthR.identity)
 }
 
+// WinsCrossing reports, for an Identity message body that crosses ours
+// (we are in WAITING_AUTH_R), whether ours wins the comparison of hashed B
+// values of a simultaneous start, so that we keep our exchange and send
+// our Identity again (see receiveIdentity). It reads B without validating
+// anything; ok is false if the body is cut short or we are in another
+// state.
+func (d *DAKE) WinsCrossing(body []byte) (wins, ok bool) {
+	if d.state != StateWaitingAuthR {
+		return false, false
+	}
+	s := cryptobyte.String(body)
+	var B []byte
+	if !skipClientProfile(&s) || !s.Skip(otrcrypto.PointSize) || !otrencoding.ReadMPI(&s, &B) {
+		return false, false
+	}
+	return bytes.Compare(hashMPI(d.wAuthR.our.dh.Public()), hashMPIBytes(B)) > 0, true
+}
+
 // Receive processes a DAKE message: h is its parsed header, body the rest.
 // On error the state is unchanged. Messages of other types, or not
 // addressed to our instance tag, are ErrUnexpectedMessage.
@@ -439,8 +458,9 @@ func mix(our *ephemeral, theirECDH *otrcrypto.Point, theirDH *otrcrypto.DH3072Pu
 
 // hashMPI returns plain SHAKE-256(MPI(B), 32), without the "OTRv4" prefix
 // or a usage ID, as otr4j compares Identity messages (INTEROP-NOTES.md).
-func hashMPI(B *otrcrypto.DH3072PublicKey) []byte {
-	v := B.Bytes()
+func hashMPI(B *otrcrypto.DH3072PublicKey) []byte { return hashMPIBytes(B.Bytes()) }
+
+func hashMPIBytes(v []byte) []byte {
 	mpi := make([]byte, 4, 4+len(v))
 	mpi[0], mpi[1], mpi[2], mpi[3] = byte(len(v)>>24), byte(len(v)>>16), byte(len(v)>>8), byte(len(v))
 	mpi = append(mpi, v...)

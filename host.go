@@ -42,17 +42,41 @@ const (
 	SMPVerified              // verified by a successful SMP run
 )
 
-// String returns libotr's word for the level: "", "verified" or "smp".
+// String returns the level's name: "untrusted", "verified" or "smp".
+// (libotr's fingerprints file writes "" for untrusted and the other two
+// names as they are.)
 func (t Trust) String() string {
 	switch t {
 	case Untrusted:
-		return ""
+		return "untrusted"
 	case Verified:
 		return "verified"
 	case SMPVerified:
 		return "smp"
 	}
 	return fmt.Sprintf("Trust(%d)", int(t))
+}
+
+// MarshalText implements [encoding.TextMarshaler]: the level's name as
+// String gives it. Unknown levels are an error.
+func (t Trust) MarshalText() ([]byte, error) {
+	switch t {
+	case Untrusted, Verified, SMPVerified:
+		return []byte(t.String()), nil
+	}
+	return nil, fmt.Errorf("otr: unknown trust level %d", int(t))
+}
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: it accepts the names
+// MarshalText writes and nothing else.
+func (t *Trust) UnmarshalText(b []byte) error {
+	for _, l := range []Trust{Untrusted, Verified, SMPVerified} {
+		if string(b) == l.String() {
+			*t = l
+			return nil
+		}
+	}
+	return fmt.Errorf("otr: unknown trust level %q", sanitize(string(b)))
 }
 
 // KnownFingerprint is a contact's fingerprint as a TrustHost stores it.

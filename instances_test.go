@@ -468,3 +468,28 @@ func TestSMPTargetsPendingRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTrustText(t *testing.T) {
+	for _, tc := range []struct {
+		t    otr.Trust
+		text string
+	}{{otr.Untrusted, "untrusted"}, {otr.Verified, "verified"}, {otr.SMPVerified, "smp"}} {
+		b, err := tc.t.MarshalText()
+		if err != nil || string(b) != tc.text || tc.t.String() != tc.text {
+			t.Errorf("%d: MarshalText %q %v, String %q; want %q", int(tc.t), b, err, tc.t.String(), tc.text)
+		}
+		var got otr.Trust = 99
+		if err := got.UnmarshalText([]byte(tc.text)); err != nil || got != tc.t {
+			t.Errorf("UnmarshalText(%q) = %v, %v", tc.text, got, err)
+		}
+	}
+	for _, bad := range []string{"", "Verified", "trusted", "smp "} {
+		var got otr.Trust
+		if err := got.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("UnmarshalText(%q) accepted", bad)
+		}
+	}
+	if _, err := otr.Trust(7).MarshalText(); err == nil {
+		t.Error("MarshalText of an unknown level")
+	}
+}

@@ -1,9 +1,13 @@
 package ratchet4
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
+
+	otrencoding "github.com/otrgo/otr/encoding"
 )
 
 // BenchmarkEncryptDecrypt is one message sent and received within a chain
@@ -87,4 +91,77 @@ func TestIdleStateSize(t *testing.T) {
 	mustDecrypt(t, bob, mustEncrypt(t, alice, hAB, "x"), "x")
 	mustDecrypt(t, alice, mustEncrypt(t, bob, hBA, "y"), "y")
 	t.Logf("idle State: about %d bytes (alice), %d bytes (bob)", idleStateBytes(alice), idleStateBytes(bob))
+}
+
+// BenchmarkForgedRatchet is the cost to us of one forged message announcing
+// new ratchet keys (its authenticator fails): the first time we see its keys
+// (a new triple every message), again with the same keys (the cached
+// ratchet step), and once the throttle is spent. "far" messages ask for the
+// most chain keys allowed: pn and message id MaxSkipAhead ahead.
+func BenchmarkForgedRatchet(b *testing.B) {
+	for _, kind := range []struct {
+		name      string
+		ratchetID uint32
+	}{{"ECDH", 1}, {"ECDH+DH3072", 3}} {
+		for _, far := range []bool{false, true} {
+			for _, mode := range []string{"first", "repeated", "throttled"} {
+				name := fmt.Sprintf("%s/near/%s", kind.name, mode)
+				if far {
+					name = fmt.Sprintf("%s/far/%s", kind.name, mode)
+				}
+				b.Run(name, func(b *testing.B) {
+					opts := Options{MaxUnverifiedRatchets: math.MaxInt}
+					wantErr := ErrBadMAC
+					if mode == "throttled" {
+						opts.MaxUnverifiedRatchets = 1
+						wantErr = ErrThrottled
+					}
+					_, bob, genuine, _ := toRatchet(b, 120, opts, kind.ratchetID)
+					f := newForger(b, genuine, 220)
+					pool := make([][]byte, 16)
+					for n := range pool {
+						pool[n] = f.next(0)
+						if far {
+							pool[n] = editMsg(b, pool[n], func(m *otrencoding.DataMessage4) {
+								m.PN = bob.k + DefaultMaxSkipAhead
+								m.MessageID = DefaultMaxSkipAhead
+							})
+						}
+					}
+					switch mode {
+					case "repeated":
+						pool = pool[:1]
+						fallthrough
+					case "throttled":
+						if _, err := bob.Decrypt(testNow, pool[0]); !errors.Is(err, ErrBadMAC) {
+							b.Fatal(err)
+						}
+						pool = pool[len(pool)-1:]
+					}
+					n := 0
+					for b.Loop() {
+						if _, err := bob.Decrypt(testNow, pool[n%len(pool)]); !errors.Is(err, wantErr) {
+							b.Fatalf("Decrypt error = %v, want %v", err, wantErr)
+						}
+						n++
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkForgedCurrentChain is the cost of one forged message of the
+// current receiving chain whose message id is MaxSkipAhead ahead: no ratchet
+// step, so never throttled, but a walk along the chain.
+func BenchmarkForgedCurrentChain(b *testing.B) {
+	_, bob, _, late := toRatchet(b, 121, Options{}, 1)
+	forged := editMsg(b, tamper(b, late), func(m *otrencoding.DataMessage4) {
+		m.MessageID = bob.k + DefaultMaxSkipAhead
+	})
+	for b.Loop() {
+		if _, err := bob.Decrypt(testNow, forged); !errors.Is(err, ErrBadMAC) {
+			b.Fatal(err)
+		}
+	}
 }

@@ -9,7 +9,11 @@
 // Every received message is processed on temporaries and committed only
 // after its authenticator verified: a rejected message leaves the state
 // exactly as it was (INTEROP-NOTES.md, "Double ratchet": "message numbers
-// are unauthenticated until then").
+// are unauthenticated until then"). Two things outside the ratchet state are
+// exempt: the last receiving ratchet step computed for a message that did
+// not verify, kept so that a repeat costs nothing, and the count of such
+// steps that bounds the work forged messages can cause
+// (Options.MaxUnverifiedRatchets). Neither is ever committed to the ratchet.
 //
 // Names follow the spec: i, j, k, pn, root_key (root), chain_key_s/r
 // (chainS, chainR), brace_key (braceKey), K_ecdh (kECDH), k_dh (kDH),
@@ -55,6 +59,12 @@ var (
 	ErrWiped = errors.New("ratchet4: state wiped")
 	// ErrExhausted: a counter would overflow; the session must end.
 	ErrExhausted = errors.New("ratchet4: ratchet counter exhausted")
+	// ErrThrottled: the message announces new ratchet keys, and
+	// Options.MaxUnverifiedRatchets receiving ratchet steps computed for
+	// messages that did not verify were spent within the current
+	// Options.UnverifiedRatchetInterval. Nothing was computed; the message
+	// is dropped unread, as if its authenticator had failed.
+	ErrThrottled = errors.New("ratchet4: too many unverified ratchet steps")
 )
 
 // Role says which side of the interactive DAKE we were, as the spec and
@@ -84,12 +94,15 @@ func (r Role) String() string {
 
 // Defaults of [Options].
 const (
-	DefaultMaxSkipped   = 1000
-	DefaultMaxSkipAhead = 1000
+	DefaultMaxSkipped                = 1000
+	DefaultMaxSkipAhead              = 1000
+	DefaultMaxUnverifiedRatchets     = 8
+	DefaultUnverifiedRatchetInterval = time.Minute
 )
 
 // Options tunes the skipped-message-key store (otrv4.md, "Deletion of
-// Stored Message Keys"). The zero value means the defaults.
+// Stored Message Keys") and the work spent on messages not yet verified.
+// The zero value means the defaults.
 type Options struct {
 	// MaxSkipped bounds the stored skipped message keys of all ratchets
 	// together (0: DefaultMaxSkipped, like otr4j). After a message is
@@ -106,6 +119,35 @@ type Options struct {
 	// this (measured with the now passed to Decrypt and Expire) and queues
 	// their MAC keys for revelation.
 	MaxSkippedAge time.Duration
+	// MaxUnverifiedRatchets bounds the receiving ratchet steps attempted for
+	// messages that then fail to verify or carry invalid public keys (0:
+	// DefaultMaxUnverifiedRatchets).
+	// A message announcing new ratchet keys makes us validate its ECDH key,
+	// compute an ECDH and, on every third ratchet, a 3072-bit DH shared
+	// secret, and walk up to MaxSkipAhead chain keys, all before its
+	// authenticator can be checked: anyone able to put a message into the
+	// conversation can make us do this. Once this many such steps were
+	// attempted within UnverifiedRatchetInterval (counted from the first
+	// of them), a message asking for one more is rejected with ErrThrottled
+	// before any of that work, until the interval has passed or a message
+	// verifies (any message: that resets the count). A message with the ratchet id and public keys of the last
+	// step computed reuses it and is not counted; messages of the current
+	// receiving chain or with a stored skipped key never need a step and are
+	// never throttled.
+	//
+	// The throttle can delay the genuine peer: while it is spent, the
+	// peer's next ratchet is refused like a forgery (ErrThrottled), and its
+	// messages are lost until the interval ends. A forger that keeps us
+	// throttled must inject messages into this conversation under the
+	// peer's instance tag, interval after interval; on an IM network that
+	// usually takes control of the transport, which could drop the peer's
+	// messages anyway. One burst blocks the peer for at most one interval.
+	MaxUnverifiedRatchets int
+	// UnverifiedRatchetInterval is the window of MaxUnverifiedRatchets,
+	// measured with the now passed to Decrypt (0:
+	// DefaultUnverifiedRatchetInterval). A now earlier than the window's
+	// start (a clock set back) starts a new window.
+	UnverifiedRatchetInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -114,6 +156,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSkipAhead <= 0 {
 		o.MaxSkipAhead = DefaultMaxSkipAhead
+	}
+	if o.MaxUnverifiedRatchets <= 0 {
+		o.MaxUnverifiedRatchets = DefaultMaxUnverifiedRatchets
+	}
+	if o.UnverifiedRatchetInterval <= 0 {
+		o.UnverifiedRatchetInterval = DefaultUnverifiedRatchetInterval
 	}
 	return o
 }
@@ -188,6 +236,19 @@ type State struct {
 	skipped []skippedKey // in insertion order, oldest first
 	pending [][64]byte   // MAC keys of received messages, revealed at our next ratchet step
 	reveal  [][64]byte   // MAC keys the next message we send carries
+
+	// Not ratchet state: a rejected message may change these (see the
+	// package doc).
+	pre      *preRatchet // last receiving ratchet step not yet verified; nil: none
+	throttle throttle
+	work     work
+}
+
+// work counts the costly operations done for received messages, for tests.
+type work struct {
+	ratchets    uint64 // receiving ratchet steps computed before verification (ECDH, maybe DH)
+	chainSteps  uint64 // chain keys walked before verification, in any chain
+	skippedKeys uint64 // keys derived for the skipped-key store (only once a message verified)
 }
 
 // New starts the double ratchet after the interactive DAKE. Both roles
@@ -372,6 +433,7 @@ func (s *State) rotateSending() error {
 		s.ourDHPub = newDH.Public().Bytes()
 	}
 	s.braceKey, s.root, s.chainS = braceKey, root, chain
+	s.dropPre() // computed from the old root key
 	clear(braceKey[:])
 	clear(root[:])
 	clear(chain[:])
@@ -460,9 +522,21 @@ type Decrypted struct {
 // Decrypt verifies and decrypts payload, a whole encoded OTRv4 Data message
 // as received (otrv4.md, "When you receive a Data Message"). Instance tags
 // are the caller's business. now dates the skipped keys stored and expires
-// old ones (Options.MaxSkippedAge). The state changes only if the
-// authenticator verified; on error it is exactly as before.
+// old ones (Options.MaxSkippedAge) and the window of
+// Options.MaxUnverifiedRatchets. The state changes only if the
+// authenticator verified; on error it is exactly as before (but for what
+// the package doc exempts).
 func (s *State) Decrypt(now time.Time, payload []byte) (Decrypted, error) {
+	out, err := s.decrypt(now, payload)
+	if err == nil {
+		// The peer is talking to us: whatever failed before, a forger
+		// starts again from nothing.
+		s.throttle = throttle{}
+	}
+	return out, err
+}
+
+func (s *State) decrypt(now time.Time, payload []byte) (Decrypted, error) {
 	if s.wiped {
 		return Decrypted{}, ErrWiped
 	}
@@ -523,13 +597,18 @@ func (s *State) decryptCurrent(now time.Time, m *otrencoding.DataMessage4, auth 
 	if m.ECDH != s.theirECDHBytes || (len(m.DH) > 0 && !bytes.Equal(m.DH, s.theirDH.Bytes())) {
 		return Decrypted{}, fmt.Errorf("%w: public keys differ from the chain's", ErrMalformed)
 	}
+	// Walk to the message's chain key alone; the keys of the messages it
+	// skips are derived and stored only once it verified, so that a forged
+	// message id costs one KDF per step, not three.
 	chain := s.chainR
 	defer clear(chain[:])
-	stored := skip(&chain, s.recvI, s.k, m.MessageID, now)
+	for range m.MessageID - s.k {
+		nextChainKey(&chain)
+		s.work.chainSteps++
+	}
 	mkEnc, mkMAC, extra := messageKeys(&chain)
 	defer clear(mkEnc[:])
 	if !verify(&mkMAC, auth, &m.Authenticator) {
-		wipeSkipped(stored)
 		clear(mkMAC[:])
 		clear(extra[:])
 		return Decrypted{}, ErrBadMAC
@@ -537,6 +616,11 @@ func (s *State) decryptCurrent(now time.Time, m *otrencoding.DataMessage4, auth 
 	out.Plaintext = xorChaCha20(&mkEnc, m.Ciphertext)
 	out.ExtraKey = extra
 
+	// "Store any message keys from the current DH Ratchet that correspond
+	// to messages that have not yet arrived".
+	walk := s.chainR
+	stored := s.skip(&walk, s.recvI, s.k, m.MessageID, now)
+	clear(walk[:])
 	nextChainKey(&chain)
 	s.chainR = chain
 	s.k = m.MessageID + 1
@@ -547,9 +631,11 @@ func (s *State) decryptCurrent(now time.Time, m *otrencoding.DataMessage4, auth 
 }
 
 // decryptNewRatchet handles the first message seen of the peer's next
-// ratchet ("Given a new ratchet"): store the rest of the current receiving
-// chain up to pn, make the receiving ratchet step with the message's keys,
-// then decrypt within the new chain.
+// ratchet ("Given a new ratchet"): make the receiving ratchet step with the
+// message's keys and verify the message within the new chain; once it
+// verified, store the rest of the current receiving chain up to pn and the
+// new chain's keys before the message, and commit. The ratchet step is the
+// costly part: it comes from receivingStep, which caches and throttles it.
 func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, auth []byte, out Decrypted) (Decrypted, error) {
 	if s.i == math.MaxUint32 {
 		return Decrypted{}, ErrExhausted
@@ -562,55 +648,21 @@ func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, au
 	if uint64(m.MessageID) > uint64(s.opts.MaxSkipAhead) {
 		return Decrypted{}, ErrTooFarAhead
 	}
-	theirECDH, err := otrcrypto.ParsePoint(m.ECDH[:])
-	if err != nil {
-		return Decrypted{}, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if theirECDH.Equal(&s.theirECDH) {
-		return Decrypted{}, fmt.Errorf("%w: new ratchet without a new ECDH key", ErrMalformed)
-	}
-	var theirDH *otrcrypto.DH3072PublicKey
-	var ourDH *otrcrypto.DH3072PrivateKey
-	if m.RatchetID%3 == 0 {
-		if theirDH, err = otrcrypto.ParseDH3072PublicKey(m.DH); err != nil {
-			return Decrypted{}, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		if theirDH.Equal(s.theirDH) {
-			return Decrypted{}, fmt.Errorf("%w: new ratchet without a new DH key", ErrMalformed)
-		}
-		if ourDH = s.ourDH; ourDH == nil {
-			return Decrypted{}, fmt.Errorf("%w: no DH key pair for this ratchet", ErrUnknownRatchet)
-		}
+	if m.RatchetID%3 == 0 && s.ourDH == nil {
+		return Decrypted{}, fmt.Errorf("%w: no DH key pair for this ratchet", ErrUnknownRatchet)
 	}
 	if s.ourECDH == nil {
 		return Decrypted{}, fmt.Errorf("%w: no ECDH key pair for this ratchet", ErrUnknownRatchet)
 	}
-
-	// "Store any message keys from the previous DH Ratchet that correspond
-	// to messages that have not yet arrived".
-	var stored []skippedKey
-	if s.haveRecv && m.PN > s.k {
-		old := s.chainR
-		stored = skip(&old, s.recvI, s.k, m.PN, now)
-		clear(old[:])
-	}
-	// "Rotate the ECDH keys and brace key" as receiver, then
-	// derive_ratchet_keys(receiving, prev_root_key, K).
-	K, braceKey, err := mix(s.ourECDH, &theirECDH, ourDH, theirDH, &s.braceKey)
-	defer clear(K[:])
-	defer clear(braceKey[:])
+	p, err := s.receivingStep(now, m)
 	if err != nil {
-		wipeSkipped(stored)
 		return Decrypted{}, err
 	}
-	root, chain := deriveRatchetKeys(&s.root, &K)
-	defer clear(root[:])
-	defer clear(chain[:])
-	stored = append(stored, skip(&chain, m.RatchetID, 0, m.MessageID, now)...)
-	mkEnc, mkMAC, extra := messageKeys(&chain)
+	ck := p.chainKey(m.MessageID, &s.work.chainSteps)
+	defer clear(ck[:])
+	mkEnc, mkMAC, extra := messageKeys(&ck)
 	defer clear(mkEnc[:])
 	if !verify(&mkMAC, auth, &m.Authenticator) {
-		wipeSkipped(stored)
 		clear(mkMAC[:])
 		clear(extra[:])
 		return Decrypted{}, ErrBadMAC
@@ -618,12 +670,26 @@ func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, au
 	out.Plaintext = xorChaCha20(&mkEnc, m.Ciphertext)
 	out.ExtraKey = extra
 
+	// "Store any message keys from the previous DH Ratchet that correspond
+	// to messages that have not yet arrived", then those the new chain
+	// skips. Only a verified message gets this far, so walking the new
+	// chain again from its start costs the peer's own messages only.
+	var stored []skippedKey
+	if s.haveRecv && m.PN > s.k {
+		old := s.chainR
+		stored = s.skip(&old, s.recvI, s.k, m.PN, now)
+		clear(old[:])
+	}
+	chain := p.marks[0]
+	defer clear(chain[:])
+	stored = append(stored, s.skip(&chain, m.RatchetID, 0, m.MessageID, now)...)
+
 	// Commit.
 	nextChainKey(&chain)
-	s.theirECDH = theirECDH
+	s.theirECDH = p.theirECDH
 	s.theirECDHBytes = m.ECDH
-	if theirDH != nil {
-		s.theirDH = theirDH
+	if p.theirDH != nil {
+		s.theirDH = p.theirDH
 		// "Securely delete our_dh.secret": its one receiving use is done.
 		s.ourDH.Wipe()
 		s.ourDH = nil
@@ -631,9 +697,10 @@ func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, au
 	// "Securely delete our_ecdh.secret": the next send makes a new pair.
 	s.ourECDH.Wipe()
 	s.ourECDH = nil
-	s.braceKey = braceKey
-	s.root = root
+	s.braceKey = p.braceKey
+	s.root = p.root
 	s.chainR = chain
+	s.dropPre()
 	s.recvI = m.RatchetID
 	s.haveRecv = true
 	s.k = m.MessageID + 1
@@ -649,12 +716,171 @@ func (s *State) decryptNewRatchet(now time.Time, m *otrencoding.DataMessage4, au
 	return out, nil
 }
 
+// markStride is the distance between the chain keys a preRatchet keeps.
+const markStride = 32
+
+// preRatchet is a receiving ratchet step computed for a message not yet
+// verified: "Rotate the ECDH keys and brace key" as receiver and
+// derive_ratchet_keys, on copies, plus the walk along the new chain. It
+// depends only on the ratchet id, the peer's new public keys and what stays
+// fixed while we expect that ratchet id (root key, brace key, our key
+// pairs), so a later message with the same three reuses it; it is dropped
+// whenever the root key changes. A verified message commits its keys.
+type preRatchet struct {
+	// The message's ratchet id and public keys as received (dh nil when
+	// it carries none): the cache key.
+	ratchetID uint32
+	ecdh      [otrcrypto.PointSize]byte
+	dh        []byte
+
+	theirECDH otrcrypto.Point
+	theirDH   *otrcrypto.DH3072PublicKey // nil when the message carries none
+	root      [64]byte
+	braceKey  [32]byte
+	// marks[n] is the chain key of message n*markStride of the new chain
+	// (marks[0] from derive_ratchet_keys), farKey that of message far, the
+	// furthest walked to. A message id is thus reached walking either only
+	// past far, or fewer than markStride steps from a mark: no stretch of
+	// the chain is walked twice, for at most MaxSkipAhead/markStride+2 keys.
+	marks  [][64]byte
+	far    uint32
+	farKey [64]byte
+}
+
+func (p *preRatchet) wipe() {
+	clear(p.root[:])
+	clear(p.braceKey[:])
+	wipeKeys(p.marks)
+	clear(p.farKey[:])
+	*p = preRatchet{}
+}
+
+// matches reports whether m asks for the ratchet step p holds.
+func (p *preRatchet) matches(m *otrencoding.DataMessage4) bool {
+	return p.ratchetID == m.RatchetID && p.ecdh == m.ECDH && bytes.Equal(p.dh, m.DH)
+}
+
+// chainKey returns the chain key of message n of the new chain, adding the
+// steps it walks to *steps.
+func (p *preRatchet) chainKey(n uint32, steps *uint64) (ck [64]byte) {
+	if n >= p.far {
+		for p.far < n {
+			nextChainKey(&p.farKey)
+			p.far++
+			*steps++
+			if p.far%markStride == 0 {
+				p.marks = append(p.marks, p.farKey)
+			}
+		}
+		return p.farKey
+	}
+	ck = p.marks[n/markStride]
+	for range n % markStride {
+		nextChainKey(&ck)
+		*steps++
+	}
+	return ck
+}
+
+// dropPre wipes and forgets the cached ratchet step.
+func (s *State) dropPre() {
+	if s.pre != nil {
+		s.pre.wipe()
+		s.pre = nil
+	}
+}
+
+// receivingStep returns the receiving ratchet step m asks for: the cached
+// one if m carries its ratchet id and public keys, else a new one, which
+// replaces it, if the throttle allows. The caller has checked that m's
+// ratchet id is the one we expect and that we hold the key pairs it needs.
+// Nothing of the ratchet state changes.
+func (s *State) receivingStep(now time.Time, m *otrencoding.DataMessage4) (*preRatchet, error) {
+	if s.pre != nil && s.pre.matches(m) {
+		return s.pre, nil
+	}
+	// Charged before parsing: validating the point is costly too. A
+	// message that verifies gives the charge back (Decrypt).
+	if !s.throttle.spend(now, &s.opts) {
+		return nil, ErrThrottled
+	}
+	theirECDH, err := otrcrypto.ParsePoint(m.ECDH[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if theirECDH.Equal(&s.theirECDH) {
+		return nil, fmt.Errorf("%w: new ratchet without a new ECDH key", ErrMalformed)
+	}
+	var theirDH *otrcrypto.DH3072PublicKey
+	var ourDH *otrcrypto.DH3072PrivateKey
+	if m.RatchetID%3 == 0 {
+		if theirDH, err = otrcrypto.ParseDH3072PublicKey(m.DH); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		if theirDH.Equal(s.theirDH) {
+			return nil, fmt.Errorf("%w: new ratchet without a new DH key", ErrMalformed)
+		}
+		ourDH = s.ourDH
+	}
+	// "Rotate the ECDH keys and brace key" as receiver, then
+	// derive_ratchet_keys(receiving, prev_root_key, K).
+	s.work.ratchets++
+	K, braceKey, err := mix(s.ourECDH, &theirECDH, ourDH, theirDH, &s.braceKey)
+	defer clear(K[:])
+	defer clear(braceKey[:])
+	if err != nil {
+		return nil, err
+	}
+	root, chain := deriveRatchetKeys(&s.root, &K)
+	defer clear(root[:])
+	defer clear(chain[:])
+	p := &preRatchet{
+		ratchetID: m.RatchetID,
+		ecdh:      m.ECDH,
+		theirECDH: theirECDH,
+		theirDH:   theirDH,
+		root:      root,
+		braceKey:  braceKey,
+		// Room for every mark up front: a growing slice would leave copies
+		// of chain keys behind, unwiped.
+		marks:  append(make([][64]byte, 0, s.opts.MaxSkipAhead/markStride+1), chain),
+		farKey: chain,
+	}
+	if theirDH != nil {
+		p.dh = bytes.Clone(m.DH) // m.DH may point into the caller's buffer
+	}
+	s.dropPre()
+	s.pre = p
+	return p, nil
+}
+
+// throttle counts the receiving ratchet steps computed for messages not
+// (yet) verified, in windows of Options.UnverifiedRatchetInterval.
+type throttle struct {
+	n     int       // steps in the window
+	start time.Time // first step of the window
+}
+
+// spend takes one step from the budget at now, starting a new window if the
+// last one is over. It reports false, taking nothing, if none is left.
+func (t *throttle) spend(now time.Time, o *Options) bool {
+	if t.n == 0 || now.Before(t.start) || now.Sub(t.start) >= o.UnverifiedRatchetInterval {
+		t.n, t.start = 0, now
+	}
+	if t.n >= o.MaxUnverifiedRatchets {
+		return false
+	}
+	t.n++
+	return true
+}
+
 // skip derives and returns the keys of messages from..to-1 of a chain whose
 // key for message from is ck, leaving ck at message to.
-func skip(ck *[64]byte, ratchetID, from, to uint32, now time.Time) []skippedKey {
+func (s *State) skip(ck *[64]byte, ratchetID, from, to uint32, now time.Time) []skippedKey {
 	if to <= from {
 		return nil
 	}
+	s.work.skippedKeys += uint64(to - from)
 	out := make([]skippedKey, 0, to-from)
 	for n := from; n < to; n++ {
 		e := skippedKey{ratchetID: ratchetID, messageID: n, stored: now}
@@ -791,6 +1017,7 @@ func (s *State) Wipe() {
 	wipeSkipped(s.skipped)
 	wipeKeys(s.pending)
 	wipeKeys(s.reveal)
+	s.dropPre()
 	*s = State{wiped: true}
 }
 

@@ -87,6 +87,11 @@ func clone(s *State) *State {
 	c.skipped = slices.Clone(s.skipped)
 	c.pending = slices.Clone(s.pending)
 	c.reveal = slices.Clone(s.reveal)
+	if s.pre != nil {
+		p := *s.pre
+		p.marks = append(make([][64]byte, 0, cap(s.pre.marks)), s.pre.marks...)
+		c.pre = &p
+	}
 	return &c
 }
 

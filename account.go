@@ -75,6 +75,24 @@ type Options struct {
 	// KeyExchangeBurst x KeyExchangeRefill, a ThrottledEvent.
 	KeyExchangeBurst  int
 	KeyExchangeRefill time.Duration
+	// MaxUnverifiedRatchets and UnverifiedRatchetInterval bound the work a
+	// forged OTRv4 data message that turns the ratchet can make us do
+	// before its authenticator fails (an ECDH, a 3072-bit DH and chain
+	// steps): one derivation per new (ratchet id, ECDH key, DH key) is
+	// cached, and at most MaxUnverifiedRatchets (0 means 8) of them that
+	// fail verification are computed per instance per
+	// UnverifiedRatchetInterval (0 means one minute); beyond that such
+	// messages are unreadable without computation until the interval
+	// passes or a message verifies. Messages of the current chain are
+	// never refused for it.
+	MaxUnverifiedRatchets     int
+	UnverifiedRatchetInterval time.Duration
+	// MaxPendingMACKeys: an OTRv4 receiver owes the contact the MAC key of
+	// every message it read (revealed in its next message: the deniability
+	// of the transcript depends on it). When this many are owed, an empty
+	// heartbeat reveals them, so that a receiver that never writes does
+	// not grow; 0 means 100.
+	MaxPendingMACKeys int
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -92,12 +110,13 @@ type Account struct {
 	fragLim fragment.Limits
 	maxInst int
 
-	heartbeat   time.Duration
-	expireAfter time.Duration
-	queryRetry  time.Duration
-	kxBurst     int
-	kxRefill    time.Duration
-	ratchetOpts ratchet4.Options
+	heartbeat     time.Duration
+	expireAfter   time.Duration
+	queryRetry    time.Duration
+	kxBurst       int
+	maxPendingMAC int
+	kxRefill      time.Duration
+	ratchetOpts   ratchet4.Options
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -175,7 +194,14 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if a.queryRetry <= 0 {
 		a.queryRetry = 30 * time.Second
 	}
-	a.ratchetOpts = ratchet4.Options{MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge}
+	a.ratchetOpts = ratchet4.Options{
+		MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge,
+		MaxUnverifiedRatchets: o.MaxUnverifiedRatchets, UnverifiedRatchetInterval: o.UnverifiedRatchetInterval,
+	}
+	a.maxPendingMAC = o.MaxPendingMACKeys
+	if a.maxPendingMAC <= 0 {
+		a.maxPendingMAC = 100
+	}
 	tag, err := host.InstanceTag()
 	if err != nil {
 		return nil, fmt.Errorf("otr: loading instance tag: %w", err)

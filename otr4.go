@@ -229,6 +229,10 @@ func (s *Session) receiveData4(o *out, h otrencoding.Header, payload []byte) err
 		return unreadable("authenticator", errorUnreadable, ErrBadMAC)
 	case errors.Is(err, ratchet4.ErrReplay):
 		return unreadable("message key", errorUnreadable, ErrReplay)
+	case errors.Is(err, ratchet4.ErrThrottled):
+		// Too many forged ratchet steps (Options.MaxUnverifiedRatchets):
+		// refused without computation.
+		return unreadable("ratchet budget", errorUnreadable, ErrBadMAC)
 	case errors.Is(err, ratchet4.ErrMalformed):
 		return &ProtocolError{Version: 4, MsgType: "data", Step: "parse", Err: ErrMalformed}
 	case err != nil:

@@ -251,6 +251,12 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 	if s.acct.heartbeat > 0 && now.Sub(in.lastSent) >= s.acct.heartbeat {
 		return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, nil)
 	}
+	if in.version == 4 && in.r4.PendingMACCount() >= s.acct.maxPendingMAC {
+		// A receiver that never writes owes one MAC key per message read:
+		// a heartbeat reveals them (Options.MaxPendingMACKeys).
+		in.r4.RevealPending()
+		return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, nil)
+	}
 	return nil
 }
 

@@ -975,6 +975,23 @@ func (s *State) Expire(now time.Time) int {
 // Stored returns the number of stored skipped message keys.
 func (s *State) Stored() int { return len(s.skipped) }
 
+// PendingMACCount returns how many MAC keys of received messages wait to
+// be revealed (those the next message carries and those queued for our
+// next ratchet step).
+func (s *State) PendingMACCount() int { return len(s.reveal) + len(s.pending) }
+
+// RevealPending makes the next message we send carry every MAC key not yet
+// revealed, without waiting for our next ratchet step. Revealing the MAC
+// key of a message already verified is always safe; a receiver that never
+// writes would otherwise hold one key per message read. (otrv4.md,
+// "Revealing MAC Keys", reveals them with the first message of each
+// ratchet; a heartbeat that reveals them earlier changes nothing for the
+// peer, which only publishes what it receives.)
+func (s *State) RevealPending() {
+	s.reveal = append(s.reveal, s.pending...)
+	s.pending = nil
+}
+
 // PendingMACKeys returns the MAC keys not yet revealed, concatenated: those
 // the next message carries, then those queued for our next ratchet step.
 // Keys of stored skipped messages are not included (see RevealAll). The

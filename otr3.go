@@ -28,11 +28,19 @@ func (s *Session) startAKE(o *out) error {
 
 func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 	in := s.instances[h.Sender]
+	// Our D-H Commit to no instance began a new exchange with every
+	// instance (otr3.md, "Receiving a Query Message": send a D-H Commit and
+	// move to AUTHSTATE_AWAITING_DHKEY). An instance's exchange that did not
+	// begin with it is older: it may still finish, but answers to our
+	// commit are the master's. Left to the older exchange they were ignored,
+	// and two sides each stuck in AUTHSTATE_AWAITING_REVEALSIG ignored every
+	// new AKE of the other, however many errors restarted one.
+	own := in != nil && in.ake != nil && (s.master.State() != ake3.StateAwaitingDHKey || in.ake.ClonedFrom(s.master))
 	var a *ake3.AKE
 	switch {
-	case in != nil && in.ake != nil && in.ake.State() != ake3.StateNone:
+	case own && in.ake.State() != ake3.StateNone:
 		a = in.ake
-	case s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
+	case !own && s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
 		// The instance answers (or crosses) our commit to no instance: it
 		// gets its own copy, as libotr does.
 		a = s.master.Clone()
@@ -44,6 +52,9 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrUnexpectedMessage}
 	}
 	replies, keys, err := a.Receive(s.acct.rand, h.Type, body)
+	if err != nil && (in == nil || a != in.ake) {
+		a.Wipe() // a copy of the master's exchange, or a new one: unused
+	}
 	switch {
 	case errors.Is(err, ake3.ErrIgnored):
 		return nil
@@ -64,6 +75,9 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 		}
 		in = &instance{tag: h.Sender}
 		s.instances[h.Sender] = in
+	}
+	if in.ake != nil && in.ake != a {
+		in.ake.Wipe() // the older exchange the master's replaces
 	}
 	in.ake = a
 	for _, r := range replies {

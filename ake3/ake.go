@@ -109,6 +109,10 @@ type AKE struct {
 	dhKeySent   *otrencoding.DHKey     // our D-H Key message, for retransmission
 	gy          *otrcrypto.DHPublicKey // their g^y (AWAITING_SIG)
 	revealSent  *otrencoding.RevealSig
+
+	// origin is the D-H Commit of the AKE this one was cloned from: the
+	// exchange began with that commit. It is public and survives Wipe.
+	origin *otrencoding.DHCommit
 }
 
 // New returns an AKE in StateNone that signs with key.
@@ -119,11 +123,12 @@ func New(key *otrcrypto.DSAPrivateKey) *AKE {
 // State returns the current authentication state.
 func (a *AKE) State() State { return a.state }
 
-// Clone returns an independent copy of a, secrets included. libotr copies the
-// master context's commit into each instance that answers it (several
-// clients of one contact may answer the same D-H Commit).
+// Clone returns an independent copy of a, secrets included, that began with
+// a's current D-H Commit (see ClonedFrom). libotr copies the master
+// context's commit into each instance that answers it (several clients of
+// one contact may answer the same D-H Commit).
 func (a *AKE) Clone() *AKE {
-	c := &AKE{key: a.key, state: a.state, r: a.r}
+	c := &AKE{key: a.key, state: a.state, r: a.r, origin: a.commit}
 	if a.ourDH != nil {
 		c.ourDH = a.ourDH.Clone()
 	}
@@ -135,14 +140,22 @@ func (a *AKE) Clone() *AKE {
 	return c
 }
 
-// Wipe erases all secrets and returns to StateNone.
+// ClonedFrom reports whether a was cloned from m since m last started: its
+// exchange, whatever its state now, began with m's current D-H Commit. It
+// is false if m is in StateNone.
+func (a *AKE) ClonedFrom(m *AKE) bool {
+	return m.commit != nil && a.origin == m.commit
+}
+
+// Wipe erases all secrets and returns to StateNone. What a was cloned from
+// stays known.
 func (a *AKE) Wipe() {
 	if a.ourDH != nil {
 		a.ourDH.Wipe()
 	}
 	clear(a.r[:])
-	key := a.key
-	*a = AKE{key: key}
+	key, origin := a.key, a.origin
+	*a = AKE{key: key, origin: origin}
 }
 
 // Start begins a new exchange: otr3.md, "D-H Commit Message". It forgets any

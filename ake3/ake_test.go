@@ -244,3 +244,44 @@ func BenchmarkExchange(b *testing.B) {
 		exchange(t, 80)
 	}
 }
+
+// TestClonedFrom: a copy of the master's exchange stays known as such
+// through its transitions and its end, until the master starts again.
+func TestClonedFrom(t *testing.T) {
+	a, b := testKeys(t)
+	rnd := seeded(9)
+	master := New(b)
+	if New(b).ClonedFrom(master) {
+		t.Fatal("an AKE is cloned from a master that never started")
+	}
+	if _, err := master.Start(rnd); err != nil {
+		t.Fatal(err)
+	}
+	c := master.Clone()
+	if !c.ClonedFrom(master) || New(b).ClonedFrom(master) {
+		t.Fatalf("ClonedFrom: clone %v, new %v; want true, false", c.ClonedFrom(master), New(b).ClonedFrom(master))
+	}
+	// The clone answers a commit of the contact's (whichever wins the
+	// comparison), then ends: still from the master's commit.
+	r, err := New(a).Start(rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Receive(rnd, r.Type, r.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	c.Wipe()
+	if c.State() != StateNone || !c.ClonedFrom(master) {
+		t.Fatalf("after Wipe: state %v, ClonedFrom %v; want %v, true", c.State(), c.ClonedFrom(master), StateNone)
+	}
+	if _, err := master.Start(rnd); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClonedFrom(master) {
+		t.Fatal("ClonedFrom a master that started again")
+	}
+	master.Wipe()
+	if c.ClonedFrom(master) || master.Clone().ClonedFrom(master) {
+		t.Fatal("ClonedFrom a wiped master")
+	}
+}

@@ -240,3 +240,81 @@ func TestInstanceCapEvictsUnauthenticated(t *testing.T) {
 		t.Fatal("carol locked out by unfinished starts")
 	}
 }
+
+// The same for OTR3: a query flood resends our unanswered D-H Commit, a
+// replayed D-H Commit gets the same D-H Key while its exchange waits and
+// is ignored after it, and the instance cap refuses before any key is
+// made.
+func TestCheapMessagesMakeNoKeysV3(t *testing.T) {
+	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	v3 := otr.DefaultPolicy &^ otr.AllowV4
+	opts := &otr.Options{Now: clk.now, Policy: v3, MaxInstances: 2}
+	bob, rng := newCountedPeer(t, "bob", "alice", 1, 351, opts)
+
+	t.Run("queries", func(t *testing.T) {
+		var first string
+		n := 0
+		for i := range 10 {
+			res, err := bob.sess.Receive("?OTRv3?")
+			if err != nil || len(res.Send) != 1 {
+				t.Fatalf("query %d: %v %v", i, res.Send, err)
+			}
+			if i == 0 {
+				first, n = res.Send[0].Text, rng.n
+			} else if res.Send[0].Text != first {
+				t.Fatalf("query %d answered with another D-H Commit", i)
+			}
+		}
+		if rng.n != n {
+			t.Fatalf("9 repeated queries read %d random bytes", rng.n-n)
+		}
+	})
+
+	var fill []*peer
+	t.Run("replayed D-H Commit", func(t *testing.T) {
+		m := newPeerTag(t, "alice", "bob", 2, 352, &otr.Options{Now: clk.now, Policy: v3}, 0)
+		fill = append(fill, m)
+		res, err := m.sess.Receive("?OTRv3?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := res.Send[0].Text
+		r1, err := bob.sess.Receive(commit)
+		if err != nil || len(r1.Send) != 1 {
+			t.Fatalf("first D-H Commit: %v %v", r1.Send, err)
+		}
+		n := rng.n
+		r2, err := bob.sess.Receive(commit)
+		if err != nil || len(r2.Send) != 1 || r2.Send[0].Text != r1.Send[0].Text || rng.n != n {
+			t.Fatalf("copy while waiting: %v, %d random bytes", err, rng.n-n)
+		}
+		pump(t, bob, m, r1.Send)
+		if bob.sess.Status(m.acct.InstanceTag()) != otr.Encrypted {
+			t.Fatal("exchange did not complete")
+		}
+		for range 3 {
+			n := rng.n
+			r, err := bob.sess.Receive(commit)
+			if err != nil || len(r.Send) != 0 || rng.n != n {
+				t.Fatalf("copy after the exchange: %v, %d sent, %d random bytes", err, len(r.Send), rng.n-n)
+			}
+		}
+	})
+
+	t.Run("instance cap first", func(t *testing.T) {
+		m := newPeerTag(t, "alice", "bob", 2, 353, &otr.Options{Now: clk.now, Policy: v3}, 0)
+		res, err := m.sess.Receive("?OTRv3?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pump(t, m, bob, res.Send) // the second instance: the cap is full of authenticated ones
+		commit := res.Send[0].Text
+		for i := range 5 {
+			n := rng.n
+			_, err := bob.sess.Receive(retag(t, commit, randomTag(i)))
+			if !errors.Is(err, otr.ErrTooManyInstances) || rng.n != n {
+				t.Fatalf("D-H Commit from a new tag at the cap: %v, %d random bytes", err, rng.n-n)
+			}
+		}
+	})
+}

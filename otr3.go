@@ -18,15 +18,24 @@ func (s *Session) canV3() bool { return s.policy&AllowV3 != 0 && s.acct.keys.dsa
 // startAKE sends a D-H Commit to no particular instance: whichever of the
 // contact's clients answers gets its own copy of the exchange.
 func (s *Session) startAKE(o *out) error {
+	if r, ok := s.master.PendingCommit(); ok && !s.masterAnswered {
+		// Our commit is still unanswered: send it again rather than make
+		// new keys for every query (same exchange).
+		return o.ake(0, r)
+	}
 	r, err := s.master.Start(s.acct.rand)
 	if err != nil {
 		return err
 	}
+	s.masterAnswered = false
 	s.exchangeAt = s.acct.now()
 	return o.ake(0, r)
 }
 
-func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
+func (s *Session) receiveAKE(o *out, h otrencoding.Header, payload, body []byte) error {
+	if h.Type == otrencoding.MsgDHCommit && s.replayedStart(o, payload) {
+		return nil
+	}
 	in := s.instances[h.Sender]
 	// Our D-H Commit to no instance began a new exchange with every
 	// instance (otr3.md, "Receiving a Query Message": send a D-H Commit and
@@ -37,20 +46,40 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 	// new AKE of the other, however many errors restarted one.
 	own := in != nil && in.ake != nil && (s.master.State() != ake3.StateAwaitingDHKey || in.ake.ClonedFrom(s.master))
 	var a *ake3.AKE
+	fromMaster := false
 	switch {
 	case own && in.ake.State() != ake3.StateNone:
 		a = in.ake
 	case !own && s.master.State() == ake3.StateAwaitingDHKey && (h.Type == otrencoding.MsgDHKey || h.Type == otrencoding.MsgDHCommit):
 		// The instance answers (or crosses) our commit to no instance: it
 		// gets its own copy, as libotr does.
-		a = s.master.Clone()
+		fromMaster = true
 	case in != nil && in.ake != nil:
 		a = in.ake
 	case h.Type == otrencoding.MsgDHCommit:
-		a = ake3.New(s.acct.keys.dsa)
+		// a new exchange, made below once the checks pass
 	default:
 		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrUnexpectedMessage}
 	}
+	// Refuse before computing: the instance cap, then the contact's key
+	// exchange budget for a D-H Commit we did not ask for that makes us
+	// generate keys.
+	room, victim := true, (*instance)(nil)
+	if in == nil {
+		if room, victim = s.roomFor(); !room {
+			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
+		}
+	}
+	if h.Type == otrencoding.MsgDHCommit && !fromMaster && (a == nil || a.State() == ake3.StateNone) && !s.chargeKeyExchange(o, h.Sender) {
+		return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "key exchange budget", Err: ErrThrottled}
+	}
+	switch {
+	case fromMaster:
+		a = s.master.Clone()
+	case a == nil:
+		a = ake3.New(s.acct.keys.dsa)
+	}
+	from := len(o.res.Send)
 	replies, keys, err := a.Receive(s.acct.rand, h.Type, body)
 	if err != nil && (in == nil || a != in.ake) {
 		a.Wipe() // a copy of the master's exchange, or a new one: unused
@@ -66,24 +95,22 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, body []byte) error {
 		return err
 	}
 	if in == nil {
-		if len(s.instances) >= s.acct.maxInst {
-			a.Wipe()
-			if keys != nil {
-				keys.Wipe()
-			}
-			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "instance", Err: ErrTooManyInstances}
-		}
-		in = &instance{tag: h.Sender}
-		s.instances[h.Sender] = in
+		in = s.newInstance(h.Sender, victim)
 	}
 	if in.ake != nil && in.ake != a {
 		in.ake.Wipe() // the older exchange the master's replaces
+	}
+	if fromMaster {
+		s.masterAnswered = true
 	}
 	in.ake = a
 	for _, r := range replies {
 		if err := o.ake(h.Sender, r); err != nil {
 			return err
 		}
+	}
+	if h.Type == otrencoding.MsgDHCommit {
+		s.rememberStart(o, payload, h.Sender, from, func() bool { return in.ake == a && a.State() == ake3.StateAwaitingRevealSig })
 	}
 	if keys != nil {
 		return s.secure(o, in, keys)

@@ -184,7 +184,7 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 		if in := s.instances[h.Sender]; in != nil && in.version == 4 && in.status == Encrypted {
 			return &ProtocolError{Version: 3, MsgType: h.Type.String(), Step: "OTRv4 session active", Err: ErrUnexpectedMessage}
 		}
-		return s.receiveAKE(o, h, body)
+		return s.receiveAKE(o, h, payload, body)
 	case otrencoding.MsgData:
 		return s.receiveData(o, h, payload, body)
 	}

@@ -27,18 +27,19 @@ type Session struct {
 	acct    *Account
 	contact string
 
-	mu           sync.Mutex
-	policy       Policy
-	master       *ake3.AKE           // our D-H Commit sent to no particular instance
-	master4      *dake.DAKE          // our Identity message sent to no particular instance
-	prof         *dake.ClientProfile // our client profile for the current call
-	instances    map[uint32]*instance
-	recvSeq      uint64 // counts authenticated messages received, for the instance rule
-	offerSent    bool   // whitespace tag sent since entering plaintext
-	sawPlaintext bool   // untagged plaintext received: stop offering
-	pending      []string
-	exchangeAt   time.Time // when we last started a key exchange (query, D-H Commit, Identity)
-	frag         *fragment.Assembler
+	mu             sync.Mutex
+	policy         Policy
+	master         *ake3.AKE           // our D-H Commit sent to no particular instance
+	masterAnswered bool                // an instance took a copy of master's exchange
+	master4        *dake.DAKE          // our Identity message sent to no particular instance
+	prof           *dake.ClientProfile // our client profile for the current call
+	instances      map[uint32]*instance
+	recvSeq        uint64 // counts authenticated messages received, for the instance rule
+	offerSent      bool   // whitespace tag sent since entering plaintext
+	sawPlaintext   bool   // untagged plaintext received: stop offering
+	pending        []string
+	exchangeAt     time.Time // when we last started a key exchange (query, D-H Commit, Identity)
+	frag           *fragment.Assembler
 
 	// trust is the TrustHost's record of the contact's fingerprints
 	// (string(fingerprint) -> trust), read once per session and kept

@@ -181,6 +181,15 @@ func (a *AKE) Start(rand io.Reader) (Reply, error) {
 	return Reply{otrencoding.MsgDHCommit, a.commit}, nil
 }
 
+// PendingCommit returns our D-H Commit while its answer is awaited
+// (AUTHSTATE_AWAITING_DHKEY), to send again; ok is false in other states.
+func (a *AKE) PendingCommit() (r Reply, ok bool) {
+	if a.state != StateAwaitingDHKey || a.commit == nil {
+		return Reply{}, false
+	}
+	return Reply{otrencoding.MsgDHCommit, a.commit}, true
+}
+
 // Receive processes one AKE message body of type t. It returns the replies
 // to send (zero or one) and, when the exchange completed, its keys. On error
 // the state is unchanged, except where the spec moves to AUTHSTATE_NONE

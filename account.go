@@ -93,6 +93,12 @@ type Options struct {
 	// heartbeat reveals them, so that a receiver that never writes does
 	// not grow; 0 means 100.
 	MaxPendingMACKeys int
+	// ErrorReplyInterval: an unreadable data message is answered with an
+	// "?OTR Error:" message (which makes a client with ERROR_START_AKE start
+	// a new key exchange) at most once per instance per this interval, and
+	// at most three times per contact, whatever instance tags the messages
+	// claim; 0 means 10 seconds, a negative value answers every one.
+	ErrorReplyInterval time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -115,6 +121,7 @@ type Account struct {
 	queryRetry    time.Duration
 	kxBurst       int
 	maxPendingMAC int
+	errInterval   time.Duration
 	kxRefill      time.Duration
 	ratchetOpts   ratchet4.Options
 
@@ -197,6 +204,10 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	a.ratchetOpts = ratchet4.Options{
 		MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge,
 		MaxUnverifiedRatchets: o.MaxUnverifiedRatchets, UnverifiedRatchetInterval: o.UnverifiedRatchetInterval,
+	}
+	a.errInterval = o.ErrorReplyInterval
+	if a.errInterval == 0 {
+		a.errInterval = 10 * time.Second
 	}
 	a.maxPendingMAC = o.MaxPendingMACKeys
 	if a.maxPendingMAC <= 0 {

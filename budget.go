@@ -3,6 +3,8 @@ package otr
 import (
 	"crypto/sha256"
 	"time"
+
+	otrencoding "github.com/otrgo/otr/encoding"
 )
 
 // What a contact can make us compute. Whoever writes as the contact on the
@@ -24,6 +26,49 @@ import (
 //     reported at most once per refill period with a ThrottledEvent.
 //   - Error replies to unreadable messages are rate limited per instance
 //     and per contact.
+
+// maxErrorReplies bounds the error replies to one contact per
+// Options.ErrorReplyInterval, whatever sender tags the messages carry.
+const maxErrorReplies = 3
+
+// unreadable reports a data message from instance tag that could not be
+// read. The returned *ProtocolError is the one report of it (there is no
+// event). An "?OTR Error:" reply (otr3.md, "Receiving a Data Message";
+// otrv4.md, "OTR Error Messages") goes to the contact unless the sender
+// flagged the message IGNORE_UNREADABLE, at a human rate: at most one per
+// instance and maxErrorReplies per contact per Options.ErrorReplyInterval.
+func (s *Session) unreadable(o *out, v int, tag uint32, ignorable bool, text, step string, err error) error {
+	if !ignorable && s.errorReplyDue(tag) {
+		o.plain(otrencoding.ErrorMessage(text), true)
+	}
+	return &ProtocolError{Version: v, MsgType: "data", Step: step, Instance: tag, Err: err}
+}
+
+// errorReplyDue reports whether an error reply to tag may go out now, and
+// if so records it.
+func (s *Session) errorReplyDue(tag uint32) bool {
+	iv := s.acct.errInterval
+	if iv < 0 {
+		return true
+	}
+	now := s.acct.now()
+	if last, ok := s.errSent[tag]; ok && now.Sub(last) < iv && !now.Before(last) {
+		return false
+	}
+	if now.Sub(s.errWindow) >= iv || now.Before(s.errWindow) {
+		s.errWindow, s.errCount = now, 0
+		clear(s.errSent) // older than the interval: no longer needed
+	}
+	if s.errCount >= maxErrorReplies {
+		return false
+	}
+	s.errCount++
+	if s.errSent == nil {
+		s.errSent = make(map[uint32]time.Time)
+	}
+	s.errSent[tag] = now
+	return true
+}
 
 // bucket is a token bucket: burst tokens, one more per every.
 type bucket struct {

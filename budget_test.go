@@ -318,3 +318,58 @@ func TestCheapMessagesMakeNoKeysV3(t *testing.T) {
 		}
 	})
 }
+
+// Finding 5: error replies at a human rate, and one report per unreadable
+// message (the returned error, no event).
+func TestErrorRepliesRateLimited(t *testing.T) { bothVersions(t, testErrorRepliesRateLimited) }
+
+func testErrorRepliesRateLimited(t *testing.T) {
+	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	opts := &otr.Options{Now: clk.now, ErrorReplyInterval: 10 * time.Second}
+	alice := newPeer(t, "alice", "bob", 0, 361, opts, 0)
+	bob := newPeer(t, "bob", "alice", 1, 362, opts, 0)
+	secure(t, alice, bob)
+	res, err := alice.sess.Send(0, "to damage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := tamper(t, res.Send[0].Text, func(p []byte) []byte { p[len(p)-30] ^= 1; return p })
+	replies := func(msgs ...string) (n int) {
+		for _, m := range msgs {
+			r, err := bob.sess.Receive(m)
+			var pe *otr.ProtocolError
+			if !errors.As(err, &pe) || pe.MsgType != "data" {
+				t.Fatalf("damaged message: error %v, want a data-message ProtocolError", err)
+			}
+			if len(r.Events) != 0 {
+				t.Fatalf("damaged message reported twice: events %v beside the error", r.Events)
+			}
+			n += len(r.Send)
+		}
+		return n
+	}
+	copies := make([]string, 120)
+	for i := range copies {
+		copies[i] = damaged
+	}
+	if n := replies(copies...); n != 1 {
+		t.Fatalf("120 damaged messages from one instance: %d error replies, want 1", n)
+	}
+	clk.advance(10 * time.Second)
+	if n := replies(damaged, damaged); n != 1 {
+		t.Fatalf("after the interval: %d replies, want 1", n)
+	}
+	// Other sender tags (the sender's choice) share a cap per contact.
+	clk.advance(10 * time.Second)
+	for i := range copies {
+		copies[i] = retag(t, damaged, randomTag(i))
+	}
+	if n := replies(copies...); n != 3 {
+		t.Fatalf("120 damaged messages from 120 tags: %d replies, want the cap 3", n)
+	}
+	// The conversation goes on.
+	send(t, alice, bob, "still here")
+	if got := bob.lastMessage(t).Text; got != "still here" {
+		t.Fatalf("bob got %q", got)
+	}
+}

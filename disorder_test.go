@@ -1,6 +1,7 @@
 package otr_test
 
 import (
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -22,7 +23,7 @@ import (
 // Whatever happened, once everything in flight is delivered and the wire is
 // quiet, the two sides either share one session, or each side whose
 // messages cannot be read is told (an ErrorEvent; its contact sees an
-// UnreadableEvent) and the AKE that error starts brings both to one
+// error from Receive) and the AKE that error starts brings both to one
 // session. Never silence.
 
 // disorderPolicy is OTR3 only, with the error-triggered AKE.
@@ -32,6 +33,7 @@ const disorderPolicy = otr.DefaultPolicy &^ otr.AllowV4
 // are guarded by mu: the goroutine variant shares it.
 type disorderSide struct {
 	p     *peer
+	clk   *clock // shared by both sides
 	mu    sync.Mutex
 	inbox []disorderMsg // on their way to this side
 	sent  int           // user messages sent
@@ -49,12 +51,12 @@ type disorderMsg struct {
 // heartbeats, no expiry) and an encrypted session between them.
 func newDisorderPeers(t testing.TB, seed uint64) [2]*disorderSide {
 	t.Helper()
-	clk := time.Unix(1_750_000_000, 0)
-	opts := &otr.Options{Policy: disorderPolicy, Now: func() time.Time { return clk }}
+	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	opts := &otr.Options{Policy: disorderPolicy, Now: clk.now}
 	alice := newPeer(t, "alice", "bob", 0, seed*2+1, opts, 0)
 	bob := newPeer(t, "bob", "alice", 1, seed*2+2, opts, 0)
 	secure(t, alice, bob)
-	return [2]*disorderSide{{p: alice}, {p: bob}}
+	return [2]*disorderSide{{p: alice, clk: clk}, {p: bob, clk: clk}}
 }
 
 // push queues msgs for s.
@@ -156,7 +158,7 @@ func drainDisordered(t testing.TB, sides [2]*disorderSide, rng *mrand.Rand) {
 // checkNoSilence is the property, checked once the wire is quiet: a probe
 // each way, delivered in order, arrives in one shared session; or every
 // side whose probe cannot be read is told (ErrorEvent, and an
-// UnreadableEvent at its contact) and the AKE the error starts brings both
+// unreadable-message error at its contact) and the AKE the error starts brings both
 // sides to one session, where a second probe each way arrives.
 func checkNoSilence(t testing.TB, sides [2]*disorderSide) {
 	t.Helper()
@@ -171,8 +173,10 @@ func checkNoSilence(t testing.TB, sides [2]*disorderSide) {
 	}
 	has := func(evs []otr.Event, f func(otr.Event) bool) bool { return slices.ContainsFunc(evs, f) }
 	for round := 1; round <= 2; round++ {
+		// Past Options.ErrorReplyInterval: an unreadable probe is answered.
+		sides[0].clk.advance(time.Minute)
 		for _, s := range sides {
-			s.p.events = nil
+			s.p.events, s.p.errs = nil, nil
 		}
 		for i, s := range sides {
 			if st := s.p.sess.Status(0); st != otr.Encrypted {
@@ -196,7 +200,12 @@ func checkNoSilence(t testing.TB, sides [2]*disorderSide) {
 				t.Fatalf("%q not read after the error-triggered AKE:%s", want, describe())
 			}
 			told := has(s.p.events, func(ev otr.Event) bool { _, ok := ev.(otr.ErrorEvent); return ok })
-			noticed := has(to.events, func(ev otr.Event) bool { _, ok := ev.(otr.UnreadableEvent); return ok })
+			// The reader's report of an unreadable message is the error
+			// Receive returned.
+			noticed := slices.ContainsFunc(to.errs, func(err error) bool {
+				var pe *otr.ProtocolError
+				return errors.As(err, &pe) && pe.MsgType == "data"
+			})
 			if !told || !noticed {
 				t.Fatalf("silence: %q not read; %s told %v, %s saw an unreadable message %v:%s", want, s.p.name, told, to.name, noticed, describe())
 			}

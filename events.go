@@ -155,13 +155,6 @@ type ErrorEvent struct {
 	Text string
 }
 
-// UnreadableEvent reports an encrypted message that could not be read (it
-// was sent for keys we no longer have, or did not verify). An error message
-// was returned for the contact unless the sender flagged it ignorable.
-type UnreadableEvent struct {
-	Instance uint32
-}
-
 func (PlaintextEvent) isEvent()       {}
 func (UnencryptedEvent) isEvent()     {}
 func (MessageEvent) isEvent()         {}
@@ -169,7 +162,6 @@ func (SecureEvent) isEvent()          {}
 func (FinishedEvent) isEvent()        {}
 func (EndedEvent) isEvent()           {}
 func (ErrorEvent) isEvent()           {}
-func (UnreadableEvent) isEvent()      {}
 func (ExtraKeyEvent) isEvent()        {}
 func (SMPQuestionEvent) isEvent()     {}
 func (SMPProgressEvent) isEvent()     {}
@@ -229,9 +221,6 @@ func (e ExtraKeyEvent) String() string {
 	return fmt.Sprintf("extra symmetric key from %08x for use %d (%d bytes of data)", e.Instance, e.Use, len(e.Data))
 }
 func (e ErrorEvent) String() string { return fmt.Sprintf("error from contact %q", e.Text) }
-func (e UnreadableEvent) String() string {
-	return fmt.Sprintf("unreadable encrypted message (%08x)", e.Instance)
-}
 
 // SMPQuestionEvent: the contact started SMP; ask the user for the secret
 // (showing Question if HasQuestion) and call [Session.AnswerSMP], or

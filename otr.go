@@ -79,10 +79,11 @@ var (
 // ProtocolError describes rejected peer input. It unwraps to one of the
 // sentinel errors.
 type ProtocolError struct {
-	Version int    // protocol version of the message, 0 if unknown
-	MsgType string // message type, e.g. "data", "DH-Commit"
-	Step    string // what failed
-	Err     error  // the sentinel
+	Version  int    // protocol version of the message, 0 if unknown
+	Instance uint32 // the sender's instance tag, 0 if unknown or not checked
+	MsgType  string // message type, e.g. "data", "DH-Commit"
+	Step     string // what failed
+	Err      error  // the sentinel
 }
 
 func (e *ProtocolError) Error() string {

@@ -145,11 +145,7 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 	}
 	in := s.instances[h.Sender]
 	unreadable := func(step string, err error) error {
-		if m.Flags&otrencoding.FlagIgnoreUnreadable == 0 {
-			o.plain(otrencoding.ErrorMessage(unreadableText), true)
-			o.event(UnreadableEvent{Instance: h.Sender})
-		}
-		return &ProtocolError{Version: 3, MsgType: "data", Step: step, Err: err}
+		return s.unreadable(o, 3, h.Sender, m.Flags&otrencoding.FlagIgnoreUnreadable != 0, unreadableText, step, err)
 	}
 	if in == nil || in.status != Encrypted || in.version != 3 {
 		return unreadable("state", ErrNotEncrypted)

@@ -214,11 +214,7 @@ func (s *Session) receiveData4(o *out, h otrencoding.Header, payload []byte) err
 	in := s.instances[h.Sender]
 	ignorable := len(payload) > otrencoding.HeaderLen && payload[otrencoding.HeaderLen]&otrencoding.FlagIgnoreUnreadable != 0
 	unreadable := func(step, code string, err error) error {
-		if !ignorable {
-			o.plain(otrencoding.ErrorMessage(code), true)
-			o.event(UnreadableEvent{Instance: h.Sender})
-		}
-		return &ProtocolError{Version: 4, MsgType: "data", Step: step, Err: err}
+		return s.unreadable(o, 4, h.Sender, ignorable, code, step, err)
 	}
 	if in == nil || in.status != Encrypted || in.version != 4 {
 		return unreadable("state", errorNotPrivate, ErrNotEncrypted)

@@ -48,11 +48,14 @@ type Session struct {
 	trustLoaded atomic.Bool
 
 	// Budgets (budget.go).
-	kx               bucket          // key exchanges the contact starts from unauthenticated tags
-	throttled        int             // refused since the last ThrottledEvent
-	throttleReported time.Time       // when the last ThrottledEvent went out
-	answered         []answeredStart // key-exchange starts answered, newest last
-	created          uint64          // counts instances created
+	kx               bucket               // key exchanges the contact starts from unauthenticated tags
+	throttled        int                  // refused since the last ThrottledEvent
+	throttleReported time.Time            // when the last ThrottledEvent went out
+	answered         []answeredStart      // key-exchange starts answered, newest last
+	errSent          map[uint32]time.Time // error replies in the current window, by instance
+	errWindow        time.Time            // start of the current error-reply window
+	errCount         int                  // error replies in it
+	created          uint64               // counts instances created
 }
 
 // maxPending bounds the user messages queued while REQUIRE_ENCRYPTION waits

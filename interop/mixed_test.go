@@ -245,7 +245,7 @@ func (n *mixedNet) conv(contact string, clients ...client) *conv {
 func (n *mixedNet) ourTrouble(who string, evs []otr.Event) {
 	for _, e := range evs {
 		switch e.(type) {
-		case otr.ErrorEvent, otr.UnreadableEvent:
+		case otr.ErrorEvent:
 			n.trouble = append(n.trouble, who+": "+e.String())
 		}
 	}

@@ -316,7 +316,7 @@ func waitFor[E otr.Event](t *testing.T, c *testClient, contact string, ok func(E
 		select {
 		case e := <-c.events:
 			switch ev := e.ev.(type) {
-			case otr.ErrorEvent, otr.UnreadableEvent, otr.UnencryptedEvent:
+			case otr.ErrorEvent, otr.UnencryptedEvent:
 				t.Fatalf("%s: unexpected event from %s: %v", c.self, e.contact, ev)
 			case E:
 				if e.contact == contact && ok(ev) {

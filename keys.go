@@ -2,6 +2,7 @@ package otr
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -202,22 +203,87 @@ func (k *PrivateKeys) String() string { return "[redacted]" }
 func (k *PrivateKeys) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Fingerprint identifies a long-term public key: 20 bytes for OTR3 (SHA-1
-// of the DSA key), 56 for OTRv4.
+// of the DSA key), 56 for OTRv4 (HWC over the Ed448 identity and forging
+// keys). The length says the version: see [Fingerprint.Version]. A
+// Fingerprint is a plain byte slice: its methods only read it and are safe
+// for concurrent use.
 type Fingerprint []byte
 
-// String returns the fingerprint as libotr shows it: upper-case hex in
-// groups of eight, e.g. "12345678 9ABCDEF0 ...".
-func (f Fingerprint) String() string {
-	const hexdigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i, c := range f {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteByte(hexdigits[c>>4])
-		b.WriteByte(hexdigits[c&15])
+// Sizes of the fingerprints of each protocol version, in bytes.
+const (
+	fingerprint3Size = 20 // SHA-1, as crypto.DSAPublicKey.Fingerprint returns
+	fingerprint4Size = otrcrypto.Fingerprint4Size
+)
+
+// Version returns the protocol version the fingerprint belongs to, told by
+// its length: 3 for 20 bytes, 4 for 56 bytes, 0 for any other length
+// (including nil).
+func (f Fingerprint) Version() int {
+	switch len(f) {
+	case fingerprint3Size:
+		return 3
+	case fingerprint4Size:
+		return 4
 	}
-	return b.String()
+	return 0
+}
+
+// String returns the fingerprint in the form users of its protocol version
+// know, so that it can be compared by eye with the peer's client:
+//
+//   - OTR3 (20 bytes): as libotr's otrl_privkey_hash_to_human prints it,
+//     40 upper-case hex digits in five groups of eight separated by spaces,
+//     e.g. "4FDEAEEF E1AE6782 2A6A7BC7 3631270F 6C74A6DB".
+//   - OTRv4 (56 bytes): as otr4j renders it (ByteArrays.toHexString),
+//     112 upper-case hex digits without separators.
+//
+// Any other length is not a fingerprint of either version and comes out as
+// plain lower-case hex ("" for nil). [ParseFingerprint] reads both forms.
+func (f Fingerprint) String() string {
+	switch f.Version() {
+	case 3:
+		// libotr, otrl_privkey_hash_to_human: "%02X" per byte, a space
+		// after every fourth byte but the last.
+		h := strings.ToUpper(hex.EncodeToString(f))
+		var b strings.Builder
+		for i := 0; i < len(h); i += 8 {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(h[i : i+8])
+		}
+		return b.String()
+	case 4:
+		// otr4j, ByteArrays.toHexString: upper-case, no grouping. See
+		// docs/fingerprints.md for the commits this form was taken from.
+		return strings.ToUpper(hex.EncodeToString(f))
+	}
+	return hex.EncodeToString(f)
+}
+
+// ParseFingerprint reads a fingerprint in either display form of
+// [Fingerprint.String]: 40 hex digits (OTR3) or 112 hex digits (OTRv4), in
+// either case, with spaces anywhere or none (leading and trailing white
+// space is ignored too). It returns an error for any other number of
+// digits or a character that is neither a hex digit nor a space. The
+// returned slice is newly allocated and owned by the caller.
+func ParseFingerprint(s string) (Fingerprint, error) {
+	digits := strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	notHex := func(r rune) bool {
+		return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
+	}
+	if strings.IndexFunc(digits, notHex) >= 0 {
+		return nil, errors.New("otr: fingerprint is not hex")
+	}
+	if n := len(digits); n != 2*fingerprint3Size && n != 2*fingerprint4Size {
+		return nil, fmt.Errorf("otr: fingerprint has %d hex digits, want %d (OTR3) or %d (OTRv4)",
+			n, 2*fingerprint3Size, 2*fingerprint4Size)
+	}
+	fp, err := hex.DecodeString(digits)
+	if err != nil {
+		panic("otr: internal error: checked hex did not decode")
+	}
+	return Fingerprint(fp), nil
 }
 
 // SSID is the secure session id of an OTR3 session (8 bytes).

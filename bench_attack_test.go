@@ -50,7 +50,11 @@ func BenchmarkAttackerCost(b *testing.B) {
 
 // unlimited raises every budget a contact's messages draw on so far that a
 // benchmark never exhausts it.
-func unlimited(opts *otr.Options) {}
+func unlimited(opts *otr.Options) {
+	opts.KeyExchangeBurst = 1 << 30
+	opts.MaxUnverifiedRatchets = 1 << 30
+	opts.ErrorReplyInterval = -1
+}
 
 // victim is bob, in an OTRv4 conversation with alice, attacked by mallory
 // (her own keys, writing as alice on the transport).

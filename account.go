@@ -62,7 +62,9 @@ type Options struct {
 	// key exchange we started (a query, D-H Commit or Identity message),
 	// more text only queues; another query goes out once this long has
 	// passed, from the next Send or Account.Expire (NextDeadline includes
-	// it), or at once on Session.Start. 0 means 30 seconds.
+	// it), or at once on Session.Start. The interval doubles with every
+	// query that goes unanswered (up to about an hour). 0 means 30
+	// seconds.
 	QueryRetryInterval time.Duration
 	// KeyExchangeBurst and KeyExchangeRefill bound the key exchanges a
 	// contact may make us compute from instance tags that have not
@@ -99,6 +101,10 @@ type Options struct {
 	// at most three times per contact, whatever instance tags the messages
 	// claim; 0 means 10 seconds, a negative value answers every one.
 	ErrorReplyInterval time.Duration
+	// FragmentTimeout: a fragmented message that receives no piece for
+	// this long is dropped by Account.Expire (between this and twice this
+	// after its last piece); 0 means one minute.
+	FragmentTimeout time.Duration
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -122,14 +128,16 @@ type Account struct {
 	kxBurst       int
 	maxPendingMAC int
 	errInterval   time.Duration
+	fragTimeout   time.Duration
 	kxRefill      time.Duration
 	ratchetOpts   ratchet4.Options
 
 	mu       sync.Mutex
 	sessions map[string]*Session
 
-	profMu sync.Mutex
-	prof   *dake.ClientProfile // our current OTRv4 client profile
+	profMu     sync.Mutex
+	prof       *dake.ClientProfile // our current OTRv4 client profile
+	profFailed time.Time           // when storing a renewed profile last failed
 }
 
 // lockedReader serializes reads from a caller's Rand.
@@ -205,6 +213,10 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge,
 		MaxUnverifiedRatchets: o.MaxUnverifiedRatchets, UnverifiedRatchetInterval: o.UnverifiedRatchetInterval,
 	}
+	a.fragTimeout = o.FragmentTimeout
+	if a.fragTimeout <= 0 {
+		a.fragTimeout = time.Minute
+	}
 	a.errInterval = o.ErrorReplyInterval
 	if a.errInterval == 0 {
 		a.errInterval = 10 * time.Second
@@ -233,8 +245,12 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		a.policy &^= AllowV4
 	}
 	if a.policy&AllowV4 != 0 {
-		if _, err := a.clientProfile(); err != nil {
+		p, ev, err := a.clientProfile()
+		if err != nil {
 			return nil, err
+		}
+		if p == nil && ev != nil {
+			return nil, fmt.Errorf("otr: storing client profile: %w", ev.Err)
 		}
 	}
 	return a, nil
@@ -307,14 +323,25 @@ func (a *Account) Sessions() []string {
 	return out
 }
 
-// Expire ends every encrypted session idle for longer than
-// Options.ExpireAfter (by the clock Options.Now): it returns the
-// disconnected-TLV messages to send, per contact, and an EndedEvent with
-// Expired set for each; their keys are wiped. It also drops fragments of
-// messages that stopped arriving. Call it when NextDeadline says.
+// Expire does every timed duty that is due by the clock Options.Now (see
+// NextDeadline): it ends encrypted sessions idle for longer than
+// Options.ExpireAfter (returning the disconnected-TLV messages to send and
+// an EndedEvent with Expired set for each; their keys are wiped), drops
+// fragmented messages that stopped arriving (Options.FragmentTimeout) and
+// OTRv4 skipped keys past Options.MaxSkippedAge, sends another query for
+// text queued under RequireEncryption (Options.QueryRetryInterval), and
+// renews the OTRv4 client profile before it expires. Call it when
+// NextDeadline says.
 func (a *Account) Expire() (Result, error) {
 	var res Result
 	var errs []error
+	if d, ok := a.profileDeadline(); ok && !a.now().Before(d) {
+		if _, ev, err := a.clientProfile(); err != nil {
+			errs = append(errs, err)
+		} else if ev != nil {
+			res.Events = append(res.Events, *ev)
+		}
+	}
 	for _, s := range a.sessionList() {
 		r, err := s.expire()
 		res.Send = append(res.Send, r.Send...)
@@ -326,9 +353,11 @@ func (a *Account) Expire() (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-// NextDeadline returns when Expire has work to do next; ok is false when no
-// session can expire (no ExpireAfter, or nothing encrypted).
+// NextDeadline returns when Expire has work to do next: the earliest of
+// every timed duty of the account and its sessions (see Expire); ok is
+// false when there is none.
 func (a *Account) NextDeadline() (t time.Time, ok bool) {
+	t, ok = a.profileDeadline()
 	for _, s := range a.sessionList() {
 		if d, dok := s.deadline(); dok && (!ok || d.Before(t)) {
 			t, ok = d, true

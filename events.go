@@ -94,6 +94,18 @@ type InstanceChangedEvent struct {
 	NewFingerprint Fingerprint
 }
 
+// HostErrorEvent reports that a [Host] method failed: Op names it (e.g.
+// "SetClientProfile", "Fingerprints", "SetTrust"), Err is what it
+// returned, and Effect says what the library did instead. Host failures
+// are reported this way, never only logged; the few Host calls whose
+// failure stops the call itself (InstanceTag and SetInstanceTag in
+// NewAccount, SetTrust in Session.SetTrust) return the error instead.
+type HostErrorEvent struct {
+	Op     string
+	Err    error
+	Effect string
+}
+
 // ThrottledEvent reports that the contact (or someone writing as the
 // contact) started more key exchanges from new instance tags than
 // Options.KeyExchangeBurst allows: Refused were refused since the last
@@ -173,6 +185,7 @@ func (InstanceChangedEvent) isEvent() {}
 func (PendingSentEvent) isEvent()     {}
 func (PendingHeldEvent) isEvent()     {}
 func (ThrottledEvent) isEvent()       {}
+func (HostErrorEvent) isEvent()       {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -206,6 +219,12 @@ func (e PendingSentEvent) String() string {
 }
 func (e PendingHeldEvent) String() string {
 	return fmt.Sprintf("%d queued messages held: %08x has untrusted fingerprint %s", e.Count, e.Instance, e.Fingerprint)
+}
+func (e HostErrorEvent) String() string {
+	if e.Effect == "" {
+		return fmt.Sprintf("host %s failed: %v", e.Op, e.Err)
+	}
+	return fmt.Sprintf("host %s failed: %v; %s", e.Op, e.Err, e.Effect)
 }
 func (e ThrottledEvent) String() string {
 	return fmt.Sprintf("%d key exchanges from new instances refused (too many)", e.Refused)
@@ -276,6 +295,9 @@ func (e SMPProgressEvent) String() string {
 	return fmt.Sprintf("SMP in progress with %08x", e.Instance)
 }
 func (e SMPSucceededEvent) String() string {
+	if e.AnsweredQuestion {
+		return fmt.Sprintf("SMP succeeded with %08x: we answered the contact's question (this authenticates us to them, not them to us)", e.Instance)
+	}
 	return fmt.Sprintf("SMP succeeded with %08x: fingerprint %s verified", e.Instance, e.Fingerprint)
 }
 func (e SMPFailedEvent) String() string {

@@ -83,7 +83,13 @@ func ExampleSession_StartSMP() {
 		case otr.SMPQuestionEvent:
 			fmt.Printf("%s is asked: %s\n", who, ev.Question)
 		case otr.SMPSucceededEvent:
-			fmt.Printf("%s: SMP succeeded, fingerprint verified\n", who)
+			if ev.AnsweredQuestion {
+				// The contact chose the question: this proves us to
+				// them, not them to us.
+				fmt.Printf("%s: SMP succeeded, we proved who we are\n", who)
+			} else {
+				fmt.Printf("%s: SMP succeeded, the contact's fingerprint is verified\n", who)
+			}
 		case otr.SMPFailedEvent:
 			fmt.Printf("%s: SMP failed\n", who)
 		}
@@ -97,6 +103,6 @@ func ExampleSession_StartSMP() {
 	relay(bob, alice, res.Send, show)
 	// Output:
 	// bob is asked: Our first cat?
-	// bob: SMP succeeded, fingerprint verified
-	// alice: SMP succeeded, fingerprint verified
+	// bob: SMP succeeded, we proved who we are
+	// alice: SMP succeeded, the contact's fingerprint is verified
 }

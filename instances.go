@@ -134,25 +134,25 @@ func (s *Session) trustsAny() bool {
 
 // loadTrust reads the contact's fingerprints from the TrustHost once per
 // session, before the session lock is taken (Host methods are never called
-// under it). A failing host is asked again at the next call.
-func (s *Session) loadTrust() {
+// under it). A failing host is reported and asked again at the next call.
+func (s *Session) loadTrust() *HostErrorEvent {
 	if s.trustLoaded.Load() {
-		return
+		return nil
 	}
 	th, ok := s.acct.host.(TrustHost)
 	if !ok {
 		s.trustLoaded.Store(true)
-		return
+		return nil
 	}
 	known, err := th.Fingerprints(s.contact)
 	if err != nil {
-		s.acct.log.Warn("otr: trust store", "err", err)
-		return
+		return &HostErrorEvent{Op: "Fingerprints", Err: err, Effect: "the contact's fingerprints count as untrusted"}
 	}
 	s.mu.Lock()
 	s.learnTrust(known)
 	s.mu.Unlock()
 	s.trustLoaded.Store(true)
+	return nil
 }
 
 // learnTrust records the TrustHost's view of the contact's fingerprints.
@@ -215,7 +215,7 @@ func (s *Session) secured(o *out, in *instance, before priorKey) error {
 	now := s.acct.now()
 	in.lastSent, in.lastActive = now, now
 	s.authenticated(in)
-	s.exchangeAt = time.Time{}
+	s.exchangeAt, s.queryTries = time.Time{}, 0
 	fp := in.fingerprint()
 	ev := SecureEvent{Instance: in.tag, Version: in.version, Fingerprint: fp, SSID: in.ssid}
 	switch {

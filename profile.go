@@ -40,25 +40,45 @@ func (a *Account) usableProfile(p *dake.ClientProfile, now time.Time) bool {
 		p.Versions() == a.profileVersions() && p.Expiration().Sub(now) > profileRenewBefore
 }
 
+// profileRetry is how long after a failed attempt to store a renewed
+// client profile the next attempt waits.
+const profileRetry = time.Minute
+
 // clientProfile returns a current client profile, loading it from the Host
 // or making and storing a new one. It must not be called with a session
-// lock held (it may call the Host).
-func (a *Account) clientProfile() (*dake.ClientProfile, error) {
+// lock held (it may call the Host). A Host failure is returned as an
+// event, with what was done instead: a renewal that cannot be stored keeps
+// the current profile while it is valid (and is tried again after
+// profileRetry); with no valid profile left, the profile is nil (OTRv4 is
+// not offered).
+func (a *Account) clientProfile() (*dake.ClientProfile, *HostErrorEvent, error) {
 	if !a.keys.HasV4() {
-		return nil, errors.New("otr: no OTRv4 keys")
+		return nil, nil, errors.New("otr: no OTRv4 keys")
 	}
 	a.profMu.Lock()
 	defer a.profMu.Unlock()
 	now := a.now()
 	// Ours and checked when made or loaded: only its age matters now.
 	if a.prof != nil && a.prof.Expiration().Sub(now) > profileRenewBefore {
-		return a.prof, nil
+		return a.prof, nil, nil
 	}
+	valid := a.prof != nil && a.prof.Expiration().After(now)
+	if !a.profFailed.IsZero() && now.Sub(a.profFailed) < profileRetry && now.After(a.profFailed) {
+		if valid {
+			return a.prof, nil, nil
+		}
+		return nil, nil, nil
+	}
+	var loadErr *HostErrorEvent
 	if a.prof == nil {
-		if b, err := a.host.ClientProfile(); err == nil && len(b) > 0 {
+		b, err := a.host.ClientProfile()
+		switch {
+		case err != nil:
+			loadErr = &HostErrorEvent{Op: "ClientProfile", Err: err, Effect: "a new client profile is made"}
+		case len(b) > 0:
 			if p, err := dake.ParseClientProfile(b); err == nil && a.usableProfile(p, now) {
 				a.prof = p
-				return p, nil
+				return p, nil, nil
 			}
 		}
 	}
@@ -69,12 +89,20 @@ func (a *Account) clientProfile() (*dake.ClientProfile, error) {
 	}
 	p, err := dake.NewClientProfile(a.rand, a.tag, a.keys.identity, &fo, a.profileVersions(), now.Add(profileLifetime), dsa)
 	if err != nil {
-		return nil, fmt.Errorf("otr: making client profile: %w", err)
+		return nil, loadErr, fmt.Errorf("otr: making client profile: %w", err)
 	}
 	if err := a.host.SetClientProfile(p.Bytes()); err != nil {
-		return nil, fmt.Errorf("otr: storing client profile: %w", err)
+		a.profFailed = now
+		ev := &HostErrorEvent{Op: "SetClientProfile", Err: err}
+		if valid {
+			ev.Effect = fmt.Sprintf("the current client profile is kept until it expires (%s)", a.prof.Expiration().Format(time.RFC3339))
+			return a.prof, ev, nil
+		}
+		ev.Effect = "no valid client profile: OTRv4 is not offered"
+		return nil, ev, nil
 	}
+	a.profFailed = time.Time{}
 	a.log.Debug("otr: new client profile", "expires", p.Expiration())
 	a.prof = p
-	return p, nil
+	return p, loadErr, nil
 }

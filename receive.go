@@ -47,6 +47,7 @@ func (s *Session) receive(o *out, wire string) error {
 			return nil
 		}
 		msg, complete, err := s.frag.Add(f)
+		s.noteFragments(s.acct.now())
 		if err != nil {
 			s.acct.log.Warn("otr: fragment dropped", "contact", s.contact, "err", err)
 			return &ProtocolError{Version: f.Version, MsgType: "fragment", Step: "reassembly", Err: ErrMalformed}

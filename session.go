@@ -39,6 +39,9 @@ type Session struct {
 	sawPlaintext   bool   // untagged plaintext received: stop offering
 	pending        []string
 	exchangeAt     time.Time // when we last started a key exchange (query, D-H Commit, Identity)
+	queryTries     int       // queries since Start or the last completed key exchange
+	sweepAt        time.Time // when Expire next sweeps stale fragments; zero: none buffered
+	forgotten      bool      // Account.Forget dropped the session
 	frag           *fragment.Assembler
 
 	// trust is the TrustHost's record of the contact's fingerprints
@@ -161,14 +164,22 @@ func (s *Session) Policy() Policy {
 func (s *Session) call(f func(o *out) error) (Result, error) {
 	max := s.acct.host.MaxMessageSize(s.contact)
 	var prof *dake.ClientProfile
+	var hostErrs []Event
 	if s.acct.keys.HasV4() && s.Policy()&AllowV4 != 0 {
-		var err error
-		if prof, err = s.acct.clientProfile(); err != nil {
+		p, ev, err := s.acct.clientProfile()
+		if err != nil {
 			s.acct.log.Warn("otr: no client profile: OTRv4 disabled for this call", "err", err)
 		}
+		if ev != nil {
+			hostErrs = append(hostErrs, *ev)
+		}
+		prof = p
 	}
-	s.loadTrust()
+	if ev := s.loadTrust(); ev != nil {
+		hostErrs = append(hostErrs, *ev)
+	}
 	o := &out{s: s, max: max}
+	o.res.Events = hostErrs
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -231,6 +242,7 @@ func (s *Session) versions() otrencoding.Versions {
 // (otr3.md, "User requests to start an OTR conversation").
 func (s *Session) Start() (Result, error) {
 	return s.call(func(o *out) error {
+		s.queryTries = 0
 		return s.query(o)
 	})
 }
@@ -242,7 +254,18 @@ func (s *Session) query(o *out) error {
 	}
 	o.plain(otrencoding.QueryMessage(v, ""), true)
 	s.exchangeAt = s.acct.now()
+	s.queryTries++
 	return nil
+}
+
+// maxQueryBackoff caps the doubling of the query retry interval.
+const maxQueryBackoff = 7 // 2^7 x 30 s: about an hour
+
+// queryRetryAfter is how long after the last query another may go out for
+// queued text: Options.QueryRetryInterval, doubled for every query since
+// the user last asked or a key exchange completed.
+func (s *Session) queryRetryAfter() time.Duration {
+	return s.acct.queryRetry << min(max(s.queryTries-1, 0), maxQueryBackoff)
 }
 
 // retryQuery sends a query for queued text unless a key exchange we
@@ -250,7 +273,7 @@ func (s *Session) query(o *out) error {
 // or an encrypted instance exists (the text then waits for trust, not for
 // a key exchange): one key exchange at a time.
 func (s *Session) retryQuery(o *out) error {
-	if s.anyEncrypted() || !s.exchangeAt.IsZero() && s.acct.now().Sub(s.exchangeAt) < s.acct.queryRetry {
+	if s.anyEncrypted() || !s.exchangeAt.IsZero() && s.acct.now().Sub(s.exchangeAt) < s.queryRetryAfter() {
 		return nil
 	}
 	return s.query(o)
@@ -458,59 +481,6 @@ func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []by
 		return err
 	})
 	return key, res, err
-}
-
-// expire ends the instances idle for too long.
-func (s *Session) expire() (Result, error) {
-	return s.call(func(o *out) error {
-		s.frag.Sweep()
-		now := s.acct.now()
-		for _, in := range s.instances {
-			if in.r4 != nil {
-				// Drop OTRv4 skipped message keys past Options.MaxSkippedAge.
-				in.r4.Expire(now)
-			}
-		}
-		if len(s.pending) > 0 {
-			if err := s.retryQuery(o); err != nil {
-				return err
-			}
-		}
-		if s.acct.expireAfter <= 0 {
-			return nil
-		}
-		var errs []error
-		for _, t := range s.sortedTags() {
-			in := s.instances[t]
-			if in.status != Encrypted || now.Sub(in.lastActive) < s.acct.expireAfter {
-				continue
-			}
-			errs = append(errs, s.endInstance(o, in, true))
-		}
-		return errors.Join(errs...)
-	})
-}
-
-// deadline returns when the next instance expires, or when queued text
-// needs another query.
-func (s *Session) deadline() (t time.Time, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending) > 0 && !s.anyEncrypted() {
-		t, ok = s.exchangeAt.Add(s.acct.queryRetry), true
-	}
-	if s.acct.expireAfter <= 0 {
-		return t, ok
-	}
-	for _, in := range s.instances {
-		if in.status != Encrypted {
-			continue
-		}
-		if d := in.lastActive.Add(s.acct.expireAfter); !ok || d.Before(t) {
-			t, ok = d, true
-		}
-	}
-	return t, ok
 }
 
 func (s *Session) sortedTags() []uint32 {

@@ -19,14 +19,14 @@ func (a *Account) checkTrust(s *Session, res *Result) {
 			// Answering the contact's question authenticates us, not them.
 			if !ev.AnsweredQuestion {
 				if err := th.SetTrust(contact, ev.Fingerprint, SMPVerified); err != nil {
-					a.log.Warn("otr: trust store", "err", err)
+					res.Events = append(res.Events, HostErrorEvent{Op: "SetTrust", Err: err, Effect: "the SMP result was not recorded"})
 				}
 			}
 			continue
 		case SMPFailedEvent:
 			if !ev.Protocol && ev.Fingerprint != nil {
 				if err := th.SetTrust(contact, ev.Fingerprint, Untrusted); err != nil {
-					a.log.Warn("otr: trust store", "err", err)
+					res.Events = append(res.Events, HostErrorEvent{Op: "SetTrust", Err: err, Effect: "the failed SMP run was not recorded"})
 				}
 			}
 			continue
@@ -37,7 +37,10 @@ func (a *Account) checkTrust(s *Session, res *Result) {
 		}
 		known, err := th.Fingerprints(contact)
 		if err != nil {
-			a.log.Warn("otr: trust store", "err", err)
+			// Unknown trust: nothing is recorded (an Untrusted record
+			// could overwrite the user's trust) and the fingerprint
+			// counts as untrusted.
+			res.Events = append(res.Events, HostErrorEvent{Op: "Fingerprints", Err: err, Effect: "the fingerprint's trust is unknown: it counts as untrusted and is not recorded"})
 			continue
 		}
 		found, otherTrusted := false, false
@@ -60,7 +63,7 @@ func (a *Account) checkTrust(s *Session, res *Result) {
 			continue
 		}
 		if err := th.SetTrust(contact, ev.Fingerprint, Untrusted); err != nil {
-			a.log.Warn("otr: trust store", "err", err)
+			res.Events = append(res.Events, HostErrorEvent{Op: "SetTrust", Err: err, Effect: "the new fingerprint was not recorded"})
 		}
 		fe := FingerprintEvent{Instance: ev.Instance, Fingerprint: ev.Fingerprint, Changed: otherTrusted, Previous: ev.Previous}
 		res.Events = append(res.Events[:i+1], append([]Event{fe}, res.Events[i+1:]...)...)

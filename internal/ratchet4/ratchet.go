@@ -972,6 +972,22 @@ func (s *State) Expire(now time.Time) int {
 	return s.evict(now)
 }
 
+// NextExpiry returns when Expire next has a stored skipped key to delete
+// (the oldest one's time plus Options.MaxSkippedAge, strictly after which
+// it goes); ok is false without MaxSkippedAge or stored keys.
+func (s *State) NextExpiry() (t time.Time, ok bool) {
+	if s.wiped || s.opts.MaxSkippedAge <= 0 || len(s.skipped) == 0 {
+		return time.Time{}, false
+	}
+	oldest := s.skipped[0].stored
+	for _, e := range s.skipped[1:] {
+		if e.stored.Before(oldest) {
+			oldest = e.stored
+		}
+	}
+	return oldest.Add(s.opts.MaxSkippedAge + 1), true
+}
+
 // Stored returns the number of stored skipped message keys.
 func (s *State) Stored() int { return len(s.skipped) }
 

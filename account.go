@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -119,6 +120,8 @@ type Account struct {
 	policy  Policy
 	tag     uint32
 	budget  *fragment.Budget
+	fp3     Fingerprint // ours, OTR3 (nil without a DSA key)
+	fp4     Fingerprint // ours, OTRv4 (nil without OTRv4 keys)
 	fragLim fragment.Limits
 	maxInst int
 
@@ -159,7 +162,13 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if host == nil {
 		return nil, errors.New("otr: nil host")
 	}
-	if keys == nil || (keys.dsa == nil && !keys.HasV4()) {
+	if localID == "" {
+		return nil, ErrEmptyID
+	}
+	if keys == nil {
+		return nil, ErrNilKeys
+	}
+	if keys.dsa == nil && !keys.HasV4() {
 		return nil, ErrNoKey
 	}
 	var o Options
@@ -238,11 +247,15 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 		}
 	}
 	a.tag = tag
+	a.fp3, a.fp4 = keys.Fingerprint(), keys.Fingerprint4()
 	if keys.dsa == nil {
 		a.policy &^= AllowV3 // no OTR3 without a DSA key
 	}
 	if !keys.HasV4() {
 		a.policy &^= AllowV4
+	}
+	if a.policy&RequireEncryption != 0 && a.policy&(AllowV3|AllowV4) == 0 {
+		return nil, ErrNoVersion
 	}
 	if a.policy&AllowV4 != 0 {
 		p, ev, err := a.clientProfile()
@@ -280,11 +293,11 @@ func (a *Account) InstanceTag() uint32 { return a.tag }
 func (a *Account) LocalID() string { return a.localID }
 
 // Fingerprint returns our OTR3 fingerprint (of the DSA key), nil without one.
-func (a *Account) Fingerprint() Fingerprint { return a.keys.Fingerprint() }
+func (a *Account) Fingerprint() Fingerprint { return bytes.Clone(a.fp3) }
 
 // Fingerprint4 returns our OTRv4 fingerprint (of the Ed448 identity and
 // forging keys), nil without them.
-func (a *Account) Fingerprint4() Fingerprint { return a.keys.Fingerprint4() }
+func (a *Account) Fingerprint4() Fingerprint { return bytes.Clone(a.fp4) }
 
 // Session returns the session with contact (its transport identifier),
 // creating it on first use. The same *Session is returned for the same
@@ -364,6 +377,40 @@ func (a *Account) NextDeadline() (t time.Time, ok bool) {
 		}
 	}
 	return t, ok
+}
+
+// Forget ends the session with contact and drops it: encrypted instances
+// are sent the disconnected TLV (in the returned Result), every key of the
+// session is wiped, its buffered fragments are released, and calls on the
+// dropped *Session return ErrForgotten. A later Account.Session(contact)
+// makes a fresh session. This is how a long-running program (a bot that
+// meets many strangers) bounds its memory: forget contacts it no longer
+// talks to. Forgetting an unknown contact does nothing.
+func (a *Account) Forget(contact string) (Result, error) {
+	a.mu.Lock()
+	s := a.sessions[contact]
+	delete(a.sessions, contact)
+	a.mu.Unlock()
+	if s == nil {
+		return Result{}, nil
+	}
+	res, err := s.End(0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range s.instances {
+		in.wipeKeys()
+		in.abandonKeyExchange()
+	}
+	clear(s.instances)
+	s.master.Wipe()
+	if s.master4 != nil {
+		s.master4.Wipe()
+		s.master4 = nil
+	}
+	s.pending, s.answered, s.trust = nil, nil, nil
+	s.frag.Close()
+	s.forgotten = true
+	return res, err
 }
 
 func (a *Account) sessionList() []*Session {

@@ -97,13 +97,15 @@ type TrustHost interface {
 	SetTrust(contact string, fp Fingerprint, t Trust) error
 }
 
-// MemoryHost is a [Host] that keeps everything in memory, for tests and
-// examples. Its zero value is ready to use and has no message size limit.
+// MemoryHost is a [Host], [TrustHost] and [PolicyHost] that keeps
+// everything in memory, for tests and examples. Its zero value is ready to
+// use and has no message size limit.
 type MemoryHost struct {
-	mu      sync.Mutex
-	tag     uint32
-	profile []byte
-	trust   map[string][]KnownFingerprint
+	mu       sync.Mutex
+	tag      uint32
+	profile  []byte
+	trust    map[string][]KnownFingerprint
+	policies map[string]Policy
 	// MaxSize is returned by MaxMessageSize for every contact.
 	MaxSize int
 }
@@ -143,6 +145,25 @@ func (h *MemoryHost) MaxMessageSize(string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.MaxSize
+}
+
+// Policy implements [PolicyHost]: the policy set with SetPolicy.
+func (h *MemoryHost) Policy(contact string) (Policy, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.policies[contact]
+	return p, ok
+}
+
+// SetPolicy sets the policy for contact, used by sessions created after it
+// (see [PolicyHost]).
+func (h *MemoryHost) SetPolicy(contact string, p Policy) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.policies == nil {
+		h.policies = make(map[string]Policy)
+	}
+	h.policies[contact] = p
 }
 
 // Fingerprints implements [TrustHost].

@@ -74,6 +74,10 @@ var (
 	ErrAmbiguousInstance  = errors.New("otr: several instances match; name one")
 	ErrNoTrustHost        = errors.New("otr: the host keeps no trust (not a TrustHost)")
 	ErrThrottled          = errors.New("otr: too many key exchanges from this contact; try later")
+	ErrForgotten          = errors.New("otr: session forgotten (Account.Forget): take a new one from Account.Session")
+	ErrEmptyID            = errors.New("otr: empty account or contact identifier")
+	ErrNilKeys            = errors.New("otr: nil private keys")
+	ErrNoVersion          = errors.New("otr: the policy allows no protocol version our keys can speak")
 )
 
 // ProtocolError describes rejected peer input. It unwraps to one of the

@@ -183,6 +183,12 @@ func (s *Session) call(f func(o *out) error) (Result, error) {
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.forgotten {
+			return ErrForgotten
+		}
+		if s.contact == "" {
+			return ErrEmptyID
+		}
 		s.prof = prof
 		before := s.currentChoice()
 		err := f(o)
@@ -250,7 +256,7 @@ func (s *Session) Start() (Result, error) {
 func (s *Session) query(o *out) error {
 	v := s.versions()
 	if v == 0 {
-		return ErrUnsupportedVersion
+		return ErrNoVersion
 	}
 	o.plain(otrencoding.QueryMessage(v, ""), true)
 	s.exchangeAt = s.acct.now()
@@ -347,6 +353,9 @@ func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
 			}
 		}
 		if s.policy&RequireEncryption != 0 || len(s.pending) > 0 {
+			if s.versions() == 0 {
+				return ErrNoVersion
+			}
 			if len(s.pending) >= maxPending {
 				return ErrEncryptionRequired
 			}
@@ -558,11 +567,16 @@ func (s *Session) End(instanceTag uint32) (Result, error) {
 
 // InstanceInfo describes one instance of the contact.
 type InstanceInfo struct {
-	Tag         uint32
-	Status      Status
-	Version     int         // 0 until a key exchange completed
-	Fingerprint Fingerprint // the contact's key, nil until a key exchange completed
-	SSID        SSID
+	Tag     uint32
+	Status  Status
+	Version int // 0 until a key exchange completed
+	// Fingerprint is the contact's key as authenticated on the instance
+	// (20 bytes in OTR3, 56 in OTRv4: see Fingerprint.Version), nil until
+	// a key exchange completed; OurFingerprint is ours in the same
+	// version, the one the contact sees.
+	Fingerprint    Fingerprint
+	OurFingerprint Fingerprint
+	SSID           SSID // the secure session id (OTR3 and OTRv4), zero until a key exchange completed
 }
 
 // Instances lists the contact's instances seen so far, by tag.
@@ -578,7 +592,14 @@ func (s *Session) Instances() []InstanceInfo {
 }
 
 func (s *Session) info(in *instance) InstanceInfo {
-	return InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid, Fingerprint: in.fingerprint()}
+	info := InstanceInfo{Tag: in.tag, Status: in.status, Version: in.version, SSID: in.ssid, Fingerprint: in.fingerprint()}
+	switch in.version {
+	case 3:
+		info.OurFingerprint = s.acct.Fingerprint()
+	case 4:
+		info.OurFingerprint = s.acct.Fingerprint4()
+	}
+	return info
 }
 
 // Instance describes the instance with tag (0: the default instance, see
@@ -617,5 +638,24 @@ func (s *Session) TheirFingerprint(tag uint32) Fingerprint {
 	return i.Fingerprint
 }
 
-// OurFingerprint returns our own fingerprint.
-func (s *Session) OurFingerprint() Fingerprint { return s.acct.Fingerprint() }
+// OurFingerprint returns our own fingerprint as the contact sees it on the
+// instance (0: the default instance, see Send): the OTRv4 one on an OTRv4
+// instance, the OTR3 one on an OTR3 instance. Without such an instance
+// (no key exchange completed yet), it is the fingerprint of the highest
+// version the session's policy and our keys allow. Show it with the
+// contact's fingerprint of the same instance ([Fingerprint.Version] tells
+// them apart).
+func (s *Session) OurFingerprint(instanceTag uint32) Fingerprint {
+	info, ok := s.Instance(instanceTag)
+	v := info.Version
+	if !ok || v == 0 {
+		v = 3
+		if s.acct.keys.HasV4() && s.Policy()&AllowV4 != 0 {
+			v = 4
+		}
+	}
+	if v == 4 {
+		return s.acct.Fingerprint4()
+	}
+	return s.acct.Fingerprint()
+}

@@ -1,16 +1,19 @@
-// Package otr implements Off-the-Record messaging (OTR protocol version 3,
-// with OTRv4 under way) for chat clients: end-to-end encrypted, deniable
-// conversations that interoperate with libotr.
+// Package otr implements Off-the-Record messaging, OTR protocol version 3
+// and OTRv4 (interactive), for chat clients: end-to-end encrypted,
+// deniable conversations that interoperate with libotr (OTR3) and otr4j
+// (OTRv4). It is sans-IO: every call returns the wire messages to send and
+// the events to show; the caller owns the transport and the clock.
 //
 // # Getting started
 //
 // Create an [Account] with [NewAccount] from your identity [PrivateKeys]
 // (made once with [GenerateKeys] and stored with
-// [PrivateKeys.MarshalBinary]) and a [Host] you implement. Take one
-// [Session] per contact with [Account.Session]. Feed every message that
-// arrives from the contact to [Session.Receive], send user text with
-// [Session.Send], and transmit every [Message] in the returned
-// [Result.Send]; show the [Result.Events] to the user.
+// [PrivateKeys.MarshalBinary]) and a [Host] you implement ([MemoryHost]
+// keeps everything in memory). Take one [Session] per contact with
+// [Account.Session]. Feed every message that arrives from the contact to
+// [Session.Receive], send user text with [Session.Send], and transmit
+// every [Message] in the returned [Result.Send]; show the [Result.Events]
+// to the user. Call [Account.Expire] when [Account.NextDeadline] says.
 //
 //	res, err := sess.Receive(incoming)
 //	for _, m := range res.Send {
@@ -22,8 +25,24 @@
 //			ui.Show(ev.Text)
 //		case otr.SecureEvent:
 //			ui.ShowSecure(ev.Fingerprint, ev.Version)
+//		case otr.InstanceChangedEvent:
+//			ui.Warn(ev.String())
 //		}
 //	}
+//
+// A non-nil error from Receive means the message was rejected (a
+// [*ProtocolError] that unwraps to a sentinel such as [ErrBadMAC]) and
+// the session is unchanged; the Result may still carry an OTR error
+// message for the contact.
+//
+// # Instances and trust
+//
+// A contact may be logged in several times; each client is an instance
+// with its own keys. [Session.Send] with instance 0 picks one by a
+// documented rule (encrypted, then trusted, then OTRv4, then the most
+// recent), and every change of it is an [InstanceChangedEvent]. With a
+// [TrustHost], fingerprints are recorded and trusted by SMP
+// ([Session.StartSMP]) or by the user ([Session.SetTrust]).
 //
 // # Concurrency
 //
@@ -34,18 +53,25 @@
 // # Security
 //
 // Long-term DSA signatures and every exponentiation with a secret exponent
-// run in constant time (filippo.io/bigmod); MACs are compared in constant
-// time; keys are wiped when a state ends. A message that fails verification
-// is rejected without changing the session, and nothing is delivered as
-// encrypted unless its MAC verified. Randomness comes only from
-// [Options.Rand] and time only from [Options.Now].
+// run in constant time; MACs are compared in constant time; keys are
+// wiped when a state ends. A message that fails verification is rejected
+// without changing the session, and nothing is delivered as encrypted
+// unless its MAC verified. What a contact can make us compute or hold is
+// bounded by Options with safe defaults (key exchanges, forged ratchet
+// steps, fragments, error replies, owed MAC keys). Randomness comes only
+// from [Options.Rand] and time only from [Options.Now]. See SECURITY.md in
+// the repository.
 //
 // # Compatibility
 //
-// OTR version 3 as libotr 4.1.1 speaks it (Pidgin, irssi, bitlbee); see
-// spec/INTEROP-NOTES.md for the readings applied. OTR versions 1 and 2 are
-// not supported: their queries are recognised and answered only if version 3
-// is offered too.
+// OTR version 3 as libotr 4.1.1 speaks it (Pidgin, irssi, bitlbee), and
+// OTRv4's interactive DAKE, double ratchet, SMP and fragments as otr4j
+// implements them; OTRv4 is preferred when both sides allow it. The
+// readings of the specifications that interoperability forced are in the
+// repository's docs/interop.md. Not implemented: OTRv4's non-interactive
+// (offline) DAKE and its modes other than OTRv3-compatible; OTR versions 1
+// and 2 (their queries are recognised and answered only if version 3 is
+// offered too).
 package otr
 
 import (
@@ -103,7 +129,7 @@ type Policy uint32
 // Policy flags.
 const (
 	AllowV3            Policy = 1 << iota // speak OTR version 3
-	AllowV4                               // speak OTRv4 (not yet implemented: has no effect)
+	AllowV4                               // speak OTRv4 (needs the OTRv4 keys; preferred over OTR3 when both sides allow it)
 	RequireEncryption                     // never send user text unencrypted
 	SendWhitespaceTag                     // advertise OTR with a whitespace tag
 	WhitespaceStartAKE                    // start the AKE on a received whitespace tag

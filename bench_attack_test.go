@@ -60,7 +60,6 @@ func unlimited(opts *otr.Options) {
 // (her own keys, writing as alice on the transport).
 type victim struct {
 	alice, bob, mallory3, mallory4 *peer
-	clk                            *clock
 }
 
 func newVictim(b *testing.B, opts *otr.Options) *victim {

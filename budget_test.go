@@ -112,17 +112,6 @@ func TestCheapMessagesMakeNoKeys(t *testing.T) {
 	})
 }
 
-// retaggedIdentity returns mallory's Identity message with the header's
-// sender tag rewritten to tag (the profile inside still says hers).
-func retaggedIdentity(t testing.TB, mallory *peer, tag uint32) string {
-	t.Helper()
-	res, err := mallory.sess.Receive("?OTRv4?")
-	if err != nil || len(res.Send) != 1 {
-		t.Fatalf("%v %v", res.Send, err)
-	}
-	return retag(t, res.Send[0].Text, tag)
-}
-
 // The key-exchange budget: a flood of Identity messages from random tags
 // (100 a second) is refused once the budget is spent, reported once per
 // period, never charged for a key exchange we started, and never touches

@@ -12,8 +12,6 @@ type Result struct {
 	Events []Event
 }
 
-func (r *Result) event(e Event) { r.Events = append(r.Events, e) }
-
 // Message is one wire message to transmit to Contact.
 type Message struct {
 	Contact  string

@@ -645,8 +645,9 @@ const (
 // message of type typ.
 func retag(t *testing.T, msg string, typ byte, sender, receiver uint32) string {
 	t.Helper()
-	b64, ok := strings.CutPrefix(msg, "?OTR:")
-	if b64, ok = strings.CutSuffix(b64, "."); !ok {
+	b64, okPrefix := strings.CutPrefix(msg, "?OTR:")
+	b64, okSuffix := strings.CutSuffix(b64, ".")
+	if !okPrefix || !okSuffix {
 		t.Fatalf("not an encoded OTR message: %.60q", msg)
 	}
 	b, err := base64.StdEncoding.DecodeString(b64)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -200,9 +199,12 @@ func startServer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(binDir, "echoserver")
 	buildOnce.Do(func() {
+		// The go command that runs this test is first on PATH
+		// (go test puts its GOROOT/bin there).
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			buildErr = fmt.Errorf("building echoserver: no go command on PATH: %v", err)
+			return
 		}
 		if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/otrgo/otr/examples/echoserver").CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building echoserver: %v\n%s", err, out)

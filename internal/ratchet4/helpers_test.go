@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -353,15 +352,6 @@ func digest(s *State) [32]byte {
 }
 
 var testNow = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-
-func isErr(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
-}
 
 func mustParseDHPub(b []byte) *otrcrypto.DH3072PublicKey {
 	k, err := otrcrypto.ParseDH3072PublicKey(b)

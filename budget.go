@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"time"
 
+	"github.com/otrgo/otr/ake3"
+	"github.com/otrgo/otr/dake"
 	otrencoding "github.com/otrgo/otr/encoding"
 )
 
@@ -117,12 +119,29 @@ func (s *Session) chargeKeyExchange(o *out, tag uint32) bool {
 const maxAnswered = 64
 
 // answeredStart is a key-exchange start we answered: its hash, the
-// instance whose exchange it began and what we sent back.
+// instance and the exchange it began (one of ake, dk) and what we sent
+// back.
 type answeredStart struct {
 	sum   [32]byte
 	tag   uint32
-	live  func() bool // the exchange still waits for the next message
+	ake   *ake3.AKE
+	dk    *dake.DAKE
 	reply []Message
+}
+
+// live reports whether the exchange a began still waits for its next
+// message on its instance: copies of its start then get the same reply.
+func (s *Session) live(a *answeredStart) bool {
+	in := s.instances[a.tag]
+	switch {
+	case in == nil:
+		return false
+	case a.dk != nil:
+		return in.dake == a.dk && a.dk.State() == dake.StateWaitingAuthI
+	case a.ake != nil:
+		return in.ake == a.ake && a.ake.State() == ake3.StateAwaitingRevealSig
+	}
+	return false
 }
 
 // replayedStart looks payload up among the key-exchange starts answered:
@@ -136,7 +155,7 @@ func (s *Session) replayedStart(o *out, payload []byte) (found bool) {
 		if a.sum != sum {
 			continue
 		}
-		if a.live != nil && a.live() {
+		if s.live(a) {
 			o.res.Send = append(o.res.Send, a.reply...)
 		} else {
 			s.acct.log.Debug("otr: replayed key exchange ignored", "contact", s.contact)
@@ -147,10 +166,10 @@ func (s *Session) replayedStart(o *out, payload []byte) (found bool) {
 }
 
 // rememberStart records that payload, a key-exchange start from tag, was
-// answered with the messages o queued from index from on; live reports
-// whether its exchange still waits.
-func (s *Session) rememberStart(o *out, payload []byte, tag uint32, from int, live func() bool) {
-	a := answeredStart{sum: sha256.Sum256(payload), tag: tag, live: live, reply: append([]Message(nil), o.res.Send[from:]...)}
+// answered with the messages o queued from index from on, by the exchange
+// ak (OTR3) or dk (OTRv4).
+func (s *Session) rememberStart(o *out, payload []byte, tag uint32, from int, ak *ake3.AKE, dk *dake.DAKE) {
+	a := answeredStart{sum: sha256.Sum256(payload), tag: tag, ake: ak, dk: dk, reply: append([]Message(nil), o.res.Send[from:]...)}
 	if len(s.answered) >= maxAnswered {
 		copy(s.answered, s.answered[1:])
 		s.answered = s.answered[:maxAnswered-1]

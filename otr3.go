@@ -110,7 +110,7 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, payload, body []byte)
 		}
 	}
 	if h.Type == otrencoding.MsgDHCommit {
-		s.rememberStart(o, payload, h.Sender, from, func() bool { return in.ake == a && a.State() == ake3.StateAwaitingRevealSig })
+		s.rememberStart(o, payload, h.Sender, from, a, nil)
 	}
 	if keys != nil {
 		return s.secure(o, in, keys)

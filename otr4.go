@@ -167,7 +167,7 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte
 		}
 	}
 	if h.Type == otrencoding.MsgIdentity {
-		s.rememberStart(o, payload, h.Sender, from, func() bool { return in.dake == d && d.State() == dake.StateWaitingAuthI })
+		s.rememberStart(o, payload, h.Sender, from, nil, d)
 	}
 	if r.Keys != nil {
 		return s.secure4(o, in, r.Keys)

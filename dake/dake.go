@@ -203,6 +203,19 @@ func New(cfg Config) (*DAKE, error) {
 // State returns the current state.
 func (d *DAKE) State() State { return d.state }
 
+// CloneIdle returns a copy of d, which must be in START (no exchange in
+// progress, so no secrets), that takes its randomness from rand; nil if d
+// is in another state. It serves tests and fuzzers that start many runs
+// from one established session.
+func (d *DAKE) CloneIdle(rand io.Reader) *DAKE {
+	if d.state != StateStart {
+		return nil
+	}
+	c := &DAKE{cfg: d.cfg}
+	c.cfg.Rand = rand
+	return c
+}
+
 // setState leaves the current state, wiping its secrets, and enters s.
 func (d *DAKE) setState(s State, wR *waitingAuthR, wI *waitingAuthI) {
 	if d.wAuthR != nil && d.wAuthR != wR {

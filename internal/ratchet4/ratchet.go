@@ -972,6 +972,33 @@ func (s *State) Expire(now time.Time) int {
 	return s.evict(now)
 }
 
+// Clone returns an independent copy of s, secrets included, that takes its
+// randomness from rand. It serves tests and fuzzers that start many runs
+// from one established state; the copy must be wiped like the original.
+func (s *State) Clone(rand io.Reader) *State {
+	c := *s
+	c.rand = rand
+	if s.ourECDH != nil {
+		k := *s.ourECDH
+		c.ourECDH = &k
+	}
+	if s.ourDH != nil {
+		k := *s.ourDH
+		c.ourDH = &k
+	}
+	c.ourDHPub = slices.Clone(s.ourDHPub)
+	c.skipped = slices.Clone(s.skipped)
+	c.pending = slices.Clone(s.pending)
+	c.reveal = slices.Clone(s.reveal)
+	if s.pre != nil {
+		p := *s.pre
+		p.dh = slices.Clone(s.pre.dh)
+		p.marks = append(make([][64]byte, 0, cap(s.pre.marks)), s.pre.marks...)
+		c.pre = &p
+	}
+	return &c
+}
+
 // NextExpiry returns when Expire next has a stored skipped key to delete
 // (the oldest one's time plus Options.MaxSkippedAge, strictly after which
 // it goes); ok is false without MaxSkippedAge or stored keys.

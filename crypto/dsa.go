@@ -280,8 +280,12 @@ func newDSAPrivateKey(p, q, g, y, x []byte) (*DSAPrivateKey, error) {
 	if err := pub.Check(); err != nil {
 		return nil, err
 	}
-	pInt, qInt := new(big.Int).SetBytes(pub.P), new(big.Int).SetBytes(pub.Q)
-	if !pInt.ProbablyPrime(20) {
+	// What Check leaves out for a peer's key: a key we sign with must be
+	// sound, or every signature it makes is invalid. With q prime and
+	// 1 < g < p-1 (Check), g^q = 1 means g has order q.
+	pInt, qInt, gInt, _ := pub.ints()
+	if !pInt.ProbablyPrime(20) || !qInt.ProbablyPrime(20) ||
+		new(big.Int).Exp(gInt, qInt, pInt).Cmp(big.NewInt(1)) != 0 {
 		return nil, ErrInvalidDSAKey
 	}
 	k := &DSAPrivateKey{
@@ -333,7 +337,8 @@ func (k *DSAPrivateKey) MarshalBinary() ([]byte, error) {
 
 // ParseDSAPrivateKey parses the encoding written by MarshalBinary. It
 // accepts only minimal MPIs and exactly five of them, and validates the key
-// as NewDSAPrivateKey does (Check, a prime p, 1 <= x < q and y = g^x).
+// as NewDSAPrivateKey does: Check (which includes q | p-1 and 1 < g < p-1),
+// then p and q prime, g of order q (g^q = 1 mod p), 1 <= x < q and y = g^x.
 func ParseDSAPrivateKey(b []byte) (*DSAPrivateKey, error) {
 	var v [5][]byte
 	s := b

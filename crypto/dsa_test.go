@@ -2,7 +2,8 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/dsa" //nolint:staticcheck // reference implementation for differential tests
+	//lint:ignore SA1019 crypto/dsa is the reference implementation for differential tests
+	"crypto/dsa"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -287,6 +288,107 @@ func TestDSAMarshal(t *testing.T) {
 	nm = otr3AppendMPI(otr3AppendMPI(otr3AppendMPI(nm, g), y), x)
 	if _, err := ParseDSAPrivateKey(nm); err == nil {
 		t.Error("non-minimal MPI accepted")
+	}
+}
+
+// otr3TestCompositeQParams returns DSA-shaped values around a composite q of
+// 160 bits: p is a 1024-bit prime with q | p-1, g = h^((p-1)/q) ≠ 1 (so
+// g^q = 1), y = g^x. Only the primality of q is wrong.
+func otr3TestCompositeQParams(t *testing.T) (p, q, g, y, x *big.Int) {
+	t.Helper()
+	r := otr3TestRand(43)
+	one := big.NewInt(1)
+	qb := make([]byte, dsaQLen)
+	q = new(big.Int)
+	for {
+		r.Read(qb)
+		qb[0] |= 0x80
+		qb[len(qb)-1] |= 1
+		if q.SetBytes(qb); !q.ProbablyPrime(20) {
+			break
+		}
+	}
+	twoQ := new(big.Int).Lsh(q, 1)
+	pb := make([]byte, dsaPBits/8)
+	p, rem := new(big.Int), new(big.Int)
+	for {
+		r.Read(pb)
+		pb[0] |= 0x80
+		p.SetBytes(pb)
+		p.Sub(p, rem.Mod(p, twoQ)).Add(p, one) // p ≡ 1 (mod 2q)
+		if p.BitLen() == dsaPBits && p.ProbablyPrime(20) {
+			break
+		}
+	}
+	e := new(big.Int).Div(new(big.Int).Sub(p, one), q)
+	g = new(big.Int)
+	for h := int64(2); g.Exp(big.NewInt(h), e, p).Cmp(one) == 0; h++ {
+	}
+	if new(big.Int).Exp(g, q, p).Cmp(one) != 0 {
+		t.Fatal("g^q != 1")
+	}
+	x = new(big.Int).Rsh(q, 1)
+	return p, q, g, new(big.Int).Exp(g, x, p), x
+}
+
+// TestNewDSAPrivateKeyChecks imports keys built from a valid key's values
+// with one defect each (y kept equal to g^x where the defect allows it, so
+// that only the defect itself can reject the key).
+func TestNewDSAPrivateKeyChecks(t *testing.T) {
+	k := otr3TestDSAKey(t)
+	pb, qb, gb, yb, xb := k.Values()
+	p, q, g := new(big.Int).SetBytes(pb), new(big.Int).SetBytes(qb), new(big.Int).SetBytes(gb)
+	x := new(big.Int).SetBytes(xb)
+	one := big.NewInt(1)
+	powX := func(base, x *big.Int) []byte { return new(big.Int).Exp(base, x, p).Bytes() }
+
+	cp, cq, cg, cy, cx := otr3TestCompositeQParams(t)
+	gOrder2q := new(big.Int).Sub(p, g) // -g: (-g)^q = -1
+	nextPrime := new(big.Int).Add(q, big.NewInt(2))
+	for !nextPrime.ProbablyPrime(20) {
+		nextPrime.Add(nextPrime, big.NewInt(2))
+	}
+	xMax := new(big.Int).Sub(new(big.Int).Lsh(one, 8*dsaQLen), one) // 2^160-1 >= q
+	qMinus1 := new(big.Int).Sub(q, one)
+
+	tests := []struct {
+		name          string
+		p, q, g, y, x []byte
+		ok            bool
+	}{
+		{"valid", pb, qb, gb, yb, xb, true},
+		{"x=q-1", pb, qb, gb, powX(g, qMinus1), qMinus1.Bytes(), true},
+		{"composite q", cp.Bytes(), cq.Bytes(), cg.Bytes(), cy.Bytes(), cx.Bytes(), false},
+		{"g of order 2q", pb, qb, gOrder2q.Bytes(), powX(gOrder2q, x), xb, false},
+		{"g=2 not of order q", pb, qb, []byte{2}, powX(big.NewInt(2), x), xb, false},
+		{"g=1", pb, qb, []byte{1}, []byte{1}, xb, false},
+		{"g=p-1", pb, qb, new(big.Int).Sub(p, one).Bytes(), powX(new(big.Int).Sub(p, one), x), xb, false},
+		{"q does not divide p-1", pb, nextPrime.Bytes(), gb, yb, xb, false},
+		{"x=0", pb, qb, gb, []byte{1}, nil, false},
+		{"x=q", pb, qb, gb, powX(g, q), qb, false},
+		{"x=2^160-1", pb, qb, gb, powX(g, xMax), xMax.Bytes(), false},
+		{"y!=g^x", pb, qb, gb, powX(g, new(big.Int).Add(x, one)), xb, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := NewDSAPrivateKey(tc.p, tc.q, tc.g, tc.y, tc.x)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("NewDSAPrivateKey error = %v, want nil", err)
+				}
+				sig, err := key.Sign(otr3TestRand(15), []byte("msg"))
+				if err != nil || !key.Public().Verify([]byte("msg"), sig) {
+					t.Errorf("imported key: Sign error = %v or signature does not verify", err)
+				}
+			} else if !errors.Is(err, ErrInvalidDSAKey) || key != nil {
+				t.Errorf("NewDSAPrivateKey = %v, %v; want nil, ErrInvalidDSAKey", key, err)
+			}
+			enc := (&DSAPublicKey{tc.p, tc.q, tc.g, tc.y}).appendMPIs(nil)
+			enc = otr3AppendMPI(enc, tc.x)
+			if _, err := ParseDSAPrivateKey(enc); (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidDSAKey)) {
+				t.Errorf("ParseDSAPrivateKey error = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }
 

@@ -37,13 +37,26 @@ type pairKeys struct {
 	recvCtr          [8]byte // last counter seen
 	recvMACUsed      bool
 
-	// Keyed once per pair: keying costs more than a short message.
+	// Keyed once per pair: keying per message made a 100-byte one-way
+	// data message about 1.6 times slower, AES key expansion alone adding
+	// over 20 %. The AES key schedules are the one thing wipe cannot erase
+	// (see State.Wipe).
 	sendCipher, recvCipher *otrcrypto.AES128
 	sendHMAC, recvHMAC     *otrcrypto.MACSHA1
 }
 
 func (p *pairKeys) wipe() {
 	otrcrypto.Wipe(p.secbytes)
+	for _, c := range []*otrcrypto.AES128{p.sendCipher, p.recvCipher} {
+		if c != nil {
+			c.Wipe()
+		}
+	}
+	for _, m := range []*otrcrypto.MACSHA1{p.sendHMAC, p.recvHMAC} {
+		if m != nil {
+			m.Wipe()
+		}
+	}
 	*p = pairKeys{}
 }
 
@@ -82,7 +95,13 @@ func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, their *otr
 	}, nil
 }
 
-// Wipe erases every key. The State must not be used afterwards.
+// Wipe erases our D-H private keys, the MAC keys waiting to be revealed
+// and, for every key pair in use, the shared secret, the AES and MAC keys
+// and the keyed HMAC-SHA1 states. One thing survives: the expanded AES-128
+// key schedules (a sending and a receiving one per key pair used), which
+// live inside crypto/aes objects that offer no way to erase them; Wipe drops
+// them and they stay in memory, unreachable, until the garbage collector
+// reuses it. The State must not be used afterwards.
 func (s *State) Wipe() {
 	for i := range s.pairs {
 		for j := range s.pairs[i] {

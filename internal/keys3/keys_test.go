@@ -2,9 +2,12 @@ package keys3
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"errors"
 	mrand "math/rand/v2"
+	"reflect"
 	"testing"
+	"unsafe"
 
 	otrcrypto "github.com/otrgo/otr/crypto"
 	otrencoding "github.com/otrgo/otr/encoding"
@@ -165,9 +168,126 @@ func TestWipe(t *testing.T) {
 	}
 }
 
+// TestWipeClearsPairKeys checks that Wipe leaves no key material behind in
+// memory the pair keys reach: every object reachable from them before Wipe
+// (their own struct, secbytes, the cached ciphers and MACs and what those
+// hold, such as HMAC's keyed SHA-1 states) must be all zero afterwards. The
+// one exception is what a cipher.Block holds: crypto/aes keeps the AES key
+// schedule there and offers no way to erase it (see State.Wipe). The test
+// keeps the objects alive to read them.
+func TestWipeClearsPairKeys(t *testing.T) {
+	a, b := pair(t)
+	for range 2 {
+		transmit(t, a, b, "to b")
+		transmit(t, b, a, "to a")
+	}
+	transmit(t, a, b, "to b")
+	w := regionWalker{seen: map[uintptr]bool{}}
+	for i := range a.pairs {
+		for j := range a.pairs[i] {
+			if p := a.pairs[i][j]; p != nil {
+				w.walk(reflect.ValueOf(p))
+			}
+		}
+	}
+	if len(w.regions) == 0 {
+		t.Fatal("no pair keys in use")
+	}
+	a.Wipe()
+	for _, r := range w.regions {
+		if mem := unsafe.Slice((*byte)(r.p), r.size); !allZero(mem) {
+			t.Errorf("after Wipe, %d bytes of a %v reachable from the pair keys are not zero", r.size, r.typ)
+		}
+	}
+}
+
+// memRegion is an object found by regionWalker; p keeps it alive.
+type memRegion struct {
+	p    unsafe.Pointer
+	size uintptr
+	typ  reflect.Type
+}
+
+// regionWalker collects every object reachable from a value through
+// pointers, slices and interfaces (unexported fields included), except
+// through a cipher.Block.
+type regionWalker struct {
+	seen    map[uintptr]bool
+	regions []memRegion
+}
+
+var cipherBlockType = reflect.TypeFor[cipher.Block]()
+
+func (w *regionWalker) walk(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() && w.add(v.UnsafePointer(), v.Type().Elem().Size(), v.Type().Elem()) {
+			w.walk(v.Elem())
+		}
+	case reflect.Slice:
+		if !v.IsNil() && w.add(v.UnsafePointer(), uintptr(v.Cap())*v.Type().Elem().Size(), v.Type()) {
+			for i := range v.Len() {
+				w.walk(v.Index(i))
+			}
+		}
+	case reflect.Interface:
+		if !v.IsNil() && v.Type() != cipherBlockType {
+			w.walk(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			w.walk(v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			w.walk(v.Index(i))
+		}
+	}
+}
+
+func (w *regionWalker) add(p unsafe.Pointer, size uintptr, typ reflect.Type) bool {
+	if size == 0 || w.seen[uintptr(p)] {
+		return false
+	}
+	w.seen[uintptr(p)] = true
+	w.regions = append(w.regions, memRegion{p, size, typ})
+	return true
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func TestNoExtraKeyWithoutTLVs(t *testing.T) {
 	a, _ := pair(t)
 	if _, k, _ := a.Encrypt(hdr, 0, []byte("plain")); k != ([32]byte{}) {
 		t.Fatal("extra key computed for a message without TLVs")
+	}
+}
+
+// BenchmarkOneWay100B encrypts a 100-byte message on one side and parses and
+// decrypts it on the other, always in the same direction (no D-H rotation).
+func BenchmarkOneWay100B(b *testing.B) {
+	r := seeded(2)
+	xa, _ := otrcrypto.GenerateDHKey(r)
+	xb, _ := otrcrypto.GenerateDHKey(r)
+	pa, _ := otrcrypto.ParseDHPublic(xa.Public())
+	pb, _ := otrcrypto.ParseDHPublic(xb.Public())
+	alice, _ := New(r, xa, 1, pb, 1)
+	bob, _ := New(r, xb, 1, pa, 1)
+	text := bytes.Repeat([]byte("a"), 100)
+	for b.Loop() {
+		wire, _, err := alice.Encrypt(hdr, 0, text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := receive(bob, wire); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package otr_test
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	"github.com/otrgo/otr"
@@ -39,16 +40,23 @@ func fuzzConversation(f *testing.F, opts *otr.Options) {
 	} {
 		f.Add([]byte(s))
 	}
+	// Every input starts from a copy of one secured pair (a key exchange
+	// per input would make the fuzzer run a few dozen inputs a second).
+	var once sync.Once
+	var base [2]*peer
 	f.Fuzz(func(t *testing.T, data []byte) {
-		alice := newPeer(t, "alice", "bob", 0, 21, opts, 0)
-		bob := newPeer(t, "bob", "alice", 1, 22, opts, 0)
-		secure(t, alice, bob)
+		once.Do(func() {
+			base[0] = newPeer(t, "alice", "bob", 0, 21, opts, 0)
+			base[1] = newPeer(t, "bob", "alice", 1, 22, opts, 0)
+			secure(t, base[0], base[1])
+			// Bob trusts Alice's key: no input may take his words elsewhere.
+			if _, err := base[1].sess.SetTrust(base[0].fingerprint(wantFuzzVersion(opts)), otr.Verified); err != nil {
+				t.Fatal(err)
+			}
+		})
+		alice, bob := clonePeer(base[0], "bob", 21), clonePeer(base[1], "alice", 22)
 		aliceTag := alice.acct.InstanceTag()
-		// Bob trusts Alice's key: no input may take his words elsewhere.
 		aliceFP := alice.fingerprint(wantFuzzVersion(opts))
-		if _, err := bob.sess.SetTrust(aliceFP, otr.Verified); err != nil {
-			t.Fatal(err)
-		}
 		for _, part := range bytes.Split(data, []byte{0}) {
 			res, err := bob.sess.Receive(string(part))
 			for _, ev := range res.Events {
@@ -99,4 +107,53 @@ func wantFuzzVersion(opts *otr.Options) int {
 		return 3
 	}
 	return 4
+}
+
+// clonePeer returns an independent copy of p (account, session and host),
+// taking randomness from a new seeded source.
+func clonePeer(p *peer, contact string, seed uint64) *peer {
+	h := &otr.MemoryHost{MaxSize: p.host.MaxSize}
+	tag, _ := p.host.InstanceTag()
+	h.SetInstanceTag(tag)
+	prof, _ := p.host.ClientProfile()
+	h.SetClientProfile(prof)
+	known, _ := p.host.Fingerprints(contact)
+	for _, k := range known {
+		h.SetTrust(contact, k.Fingerprint, k.Trust)
+	}
+	acct := otr.CloneAccountForTest(p.acct, h, seeded(seed))
+	return &peer{policy: p.policy, host: h, name: p.name, acct: acct, sess: acct.Session(contact)}
+}
+
+// TestCloneForFuzzing: a copied pair talks on its own (both ways, through
+// ratchet steps) and leaves the original pair untouched, in both versions.
+func TestCloneForFuzzing(t *testing.T) { bothVersions(t, testCloneForFuzzing) }
+
+func testCloneForFuzzing(t *testing.T) {
+	alice := newPeer(t, "alice", "bob", 0, 31, nil, 0)
+	bob := newPeer(t, "bob", "alice", 1, 32, nil, 0)
+	secure(t, alice, bob)
+	a2, b2 := clonePeer(alice, "bob", 33), clonePeer(bob, "alice", 34)
+	for i := range 3 {
+		send(t, a2, b2, "clone to clone")
+		send(t, b2, a2, "and back")
+		if i == 0 {
+			// The originals' keys did not move: their next messages read.
+			send(t, alice, bob, "original")
+			if got := bob.lastMessage(t).Text; got != "original" {
+				t.Fatalf("original pair after the clone talked: %q", got)
+			}
+		}
+	}
+	if got := b2.lastMessage(t).Text; got != "clone to clone" {
+		t.Fatalf("clone got %q", got)
+	}
+	// A message of the clones means nothing to the originals.
+	res, err := a2.sess.Send(0, "not for the original")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.sess.Receive(res.Send[0].Text); err == nil {
+		t.Fatal("the original read the clone's message")
+	}
 }

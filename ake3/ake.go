@@ -140,6 +140,15 @@ func (a *AKE) Clone() *AKE {
 	return c
 }
 
+// Copy returns an independent copy of a, secrets included, that is the
+// same exchange (Clone begins a new one from a's commit). It serves tests
+// and fuzzers that start many runs from one established state.
+func (a *AKE) Copy() *AKE {
+	c := a.Clone()
+	c.origin = a.origin
+	return c
+}
+
 // ClonedFrom reports whether a was cloned from m since m last started: its
 // exchange, whatever its state now, began with m's current D-H Commit. It
 // is false if m is in StateNone.

@@ -95,6 +95,39 @@ func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, their *otr
 	}, nil
 }
 
+// Clone returns an independent copy of s, secrets included, that takes its
+// randomness from rand (the keyed ciphers of each pair are keyed anew). It
+// serves tests and fuzzers that start many runs from one established
+// state; the copy must be wiped like the original.
+func (s *State) Clone(rand io.Reader) *State {
+	c := &State{
+		rand:       rand,
+		ourKeyID:   s.ourKeyID,
+		nextPub:    bytes.Clone(s.nextPub),
+		theirKeyID: s.theirKeyID,
+		theirs:     s.theirs, // public and never written
+		oldMACKeys: bytes.Clone(s.oldMACKeys),
+	}
+	for i, k := range s.ours {
+		if k != nil {
+			c.ours[i] = k.Clone()
+		}
+	}
+	for i := range s.pairs {
+		for j, p := range s.pairs[i] {
+			if p == nil {
+				continue
+			}
+			q := *p
+			q.secbytes = bytes.Clone(p.secbytes)
+			q.sendCipher, q.recvCipher = otrcrypto.NewAES128(q.sendAES[:]), otrcrypto.NewAES128(q.recvAES[:])
+			q.sendHMAC, q.recvHMAC = otrcrypto.NewMACSHA1(q.sendMAC[:]), otrcrypto.NewMACSHA1(q.recvMAC[:])
+			c.pairs[i][j] = &q
+		}
+	}
+	return c
+}
+
 // Wipe erases our D-H private keys, the MAC keys waiting to be revealed
 // and, for every key pair in use, the shared secret, the AES and MAC keys
 // and the keyed HMAC-SHA1 states. One thing survives: the expanded AES-128

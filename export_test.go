@@ -108,5 +108,9 @@ func (in *instance) cloneFor(rand io.Reader) *instance {
 		c.smp4 = new(smp.SMP4)
 	}
 	c.fp = slices.Clone(in.fp)
+	c.restartDAKE = nil
+	if in.restartDAKE != nil && in.restartDAKE == in.dake {
+		c.restartDAKE = c.dake
+	}
 	return &c
 }

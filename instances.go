@@ -212,6 +212,7 @@ func (in *instance) secureState() priorKey {
 func (s *Session) secured(o *out, in *instance, before priorKey) error {
 	in.status = Encrypted
 	in.fp = nil
+	in.verifiedSince = false
 	now := s.acct.now()
 	in.lastSent, in.lastActive = now, now
 	s.authenticated(in)

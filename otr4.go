@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -95,7 +96,31 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte
 	var d *dake.DAKE
 	fromMaster := false
 	switch {
+	case h.Type == otrencoding.MsgAuthR && in != nil && in.dake != nil && in.dake.State() == dake.StateWaitingAuthI &&
+		s.master4 != nil && s.master4.State() == dake.StateWaitingAuthR:
+		// Both sides started and the contact does not compare hashed B
+		// values (otr4j): it answered our Identity with Auth-R while we
+		// answered its Identity with ours, and it will refuse our Auth-R.
+		// Complete the exchange we started instead, under conditions that
+		// keep it as strong as a plain one (docs/interop.md, "Crossed
+		// starts"): the Auth-R verifies against our own pending Identity
+		// (the DAKE checks it), it carries the very client profile of the
+		// Identity we answered from that instance (checked here, before
+		// anything changes), and the branch we abandon is wiped at once, so
+		// its Auth-I can never re-key the instance.
+		prof, ok := dake.LeadingProfile(body)
+		if !ok || !bytes.Equal(prof, in.dake.AnsweredProfile()) {
+			return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "state", Err: ErrUnexpectedMessage}
+		}
+		d, fromMaster = s.master4, true
 	case in != nil && in.dake != nil && in.dake.State() != dake.StateStart:
+		if h.Type == otrencoding.MsgAuthR && in.dake == in.restartDAKE && in.theirProfile != nil {
+			// Our restart after ERROR_2 re-keys the session with the key it
+			// had, never with another one carrying the same instance tag.
+			if prof, ok := dake.LeadingProfile(body); !ok || !bytes.Equal(prof, in.theirProfile.Bytes()) {
+				return &ProtocolError{Version: 4, MsgType: h.Type.String(), Step: "restart: another client profile", Err: ErrUnexpectedMessage}
+			}
+		}
 		d = in.dake
 	case s.master4 != nil && s.master4.State() == dake.StateWaitingAuthR && h.Type == otrencoding.MsgAuthR:
 		// The instance answers our Identity message sent to no instance:
@@ -173,6 +198,46 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte
 		return s.secure4(o, in, r.Keys)
 	}
 	return nil
+}
+
+// restartFresh answers an ERROR_2 ("not in private state") that comes
+// before any data message of a fresh OTRv4 session verified: the contact
+// did not complete the DAKE we completed. This happens when both sides
+// started at once with a peer that answers every copy of our Identity with
+// a fresh Auth-R (otr4j: docs/interop.md, "Crossed starts"). We send a new
+// Identity message addressed to that instance, once per session; the
+// contact's answer completes a new DAKE. The error message is not
+// authenticated: a forged one costs one such restart per session at most.
+func (s *Session) restartFresh(o *out) (bool, error) {
+	restarted := false
+	for _, t := range s.sortedTags() {
+		in := s.instances[t]
+		if in.status != Encrypted || in.version != 4 || in.verifiedSince || in.restarted {
+			continue
+		}
+		d, err := s.newDAKE()
+		if err != nil {
+			return restarted, err
+		}
+		r, err := d.Start()
+		if err != nil {
+			return restarted, err
+		}
+		// The receiver instance tag of the header (bytes 7-10: version,
+		// type, sender, receiver); the DAKE's transcript binds the tags
+		// through phi, not through the header.
+		binary.BigEndian.PutUint32(r.Send[7:11], in.tag)
+		if in.dake != nil {
+			in.dake.Wipe()
+		}
+		in.dake, in.restartDAKE = d, d
+		in.restarted = true
+		restarted = true
+		if err := o.encoded4(in.tag, r.Send); err != nil {
+			return restarted, err
+		}
+	}
+	return restarted, nil
 }
 
 // secure4 moves in to the encrypted state with the DAKE's keys.

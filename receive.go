@@ -70,6 +70,11 @@ func (s *Session) receive(o *out, wire string) error {
 		// otr3.md, "Receiving an Error Message".
 		code, text := errorCode(env.Text)
 		o.event(ErrorEvent{Code: code, Text: sanitize(text)})
+		if code == "ERROR_2" && s.canV4() {
+			if restarted, err := s.restartFresh(o); restarted || err != nil {
+				return err
+			}
+		}
 		if s.policy&ErrorStartAKE != 0 && s.versions() != 0 {
 			return s.query(o)
 		}
@@ -206,6 +211,7 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 	now := s.acct.now()
 	in.lastActive = now
 	s.authenticated(in)
+	in.verifiedSince, in.restarted = true, false
 	var rest []TLV
 	finished := false
 	for _, t := range tlvs {

@@ -87,6 +87,9 @@ type instance struct {
 	lastActive    time.Time           // last data message sent or received
 	recvSeq       uint64              // Session.recvSeq at the last authenticated message received
 	created       uint64              // Session.created when the instance was added
+	verifiedSince bool                // a data message verified since the last key exchange
+	restarted     bool                // restartFresh ran since the last data message verified
+	restartDAKE   *dake.DAKE          // the exchange restartFresh started, if in.dake still is it
 }
 
 func (in *instance) wipeKeys() {

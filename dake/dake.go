@@ -257,6 +257,26 @@ func (d *DAKE) PendingIdentity(current *ClientProfile) []byte {
 	return bytes.Clone(d.wAuthR.identity)
 }
 
+// AnsweredProfile returns the encoded client profile of the Identity
+// message we answered with Auth-R (WAITING_AUTH_I); nil in other states.
+func (d *DAKE) AnsweredProfile() []byte {
+	if d.state != StateWaitingAuthI {
+		return nil
+	}
+	return d.wAuthI.their.Profile.Bytes()
+}
+
+// LeadingProfile returns the encoded client profile at the front of an
+// Identity or Auth-R message body, without decoding or verifying it; ok is
+// false if the body is cut short.
+func LeadingProfile(body []byte) (profile []byte, ok bool) {
+	s := cryptobyte.String(body)
+	if !skipClientProfile(&s) {
+		return nil, false
+	}
+	return body[:len(body)-len(s)], true
+}
+
 // WinsCrossing reports, for an Identity message body that crosses ours
 // (we are in WAITING_AUTH_R), whether ours wins the comparison of hashed B
 // values of a simultaneous start, so that we keep our exchange and send

@@ -1,7 +1,10 @@
 package otr
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,11 +95,46 @@ func (k *PrivateKeys) AddV4(r io.Reader) error {
 	return k.generate4(r)
 }
 
-// keysMagic starts the marshaled form: then DATA(DSA key, may be empty),
-// DATA(Ed448 identity seed, 0 or 57 bytes), DATA(forging seed, likewise).
-const keysMagic = "otrgo-keys-v2\x00"
+// The key file formats. Each begins with its own magic string; the
+// version in it is the format's, not the protocol's.
+//
+// Format 2 (written until format 3 replaced it; read only):
+//
+//	"otrgo-keys-v2\x00"
+//	DATA(DSA key: MPI p, q, g, y, x; empty without a DSA key)
+//	DATA(Ed448 identity seed, 0 or 57 bytes)
+//	DATA(Ed448 forging seed, 0 or 57 bytes)
+//
+// Format 3 (written by MarshalBinary):
+//
+//	"otrgo-keys-v3\x00"
+//	DATA(DSA key, as in format 2)
+//	DATA(identity seed, 0 or 57 bytes)
+//	DATA(identity public key, a 57-byte POINT with the seed, else empty)
+//	DATA(forging seed, 0 or 57 bytes)
+//	DATA(forging public key, likewise)
+//	SHA-256 of every byte before it (32 bytes)
+//
+// Format 2 stores the OTRv4 keys as seeds alone, and every 57-byte seed is
+// a valid key: a flipped bit there gives other keys (another OTRv4
+// fingerprint) without any error, and nothing in a format 2 file can tell.
+// Format 3 covers every byte with a SHA-256 checksum, checked before
+// anything is parsed, so a damaged or truncated file is refused (a random
+// corruption passes with probability 2^-256); and it checks each stored
+// public key against the one its seed gives, so a file that a faulty
+// writer made inconsistent is refused too. The DSA key needs no public key
+// beside it: y is part of it, and parsing checks y = g^x.
+const (
+	keysMagicV2 = "otrgo-keys-v2\x00"
+	keysMagicV3 = "otrgo-keys-v3\x00"
+)
 
-// MarshalBinary encodes the keys for storage. The result is secret.
+// MarshalBinary encodes the keys for storage in key file format 3: a magic
+// string naming the format, the DSA key (with its public value y), each
+// OTRv4 seed beside its public key, and a SHA-256 checksum of all of it,
+// so that [ParsePrivateKeys] refuses a damaged file. The encoding is
+// deterministic. The result is secret and owned by the caller, who should
+// clear it after use.
 func (k *PrivateKeys) MarshalBinary() ([]byte, error) {
 	if k == nil || (k.dsa == nil && !k.HasV4()) {
 		return nil, errors.New("otr: no keys")
@@ -112,32 +150,100 @@ func (k *PrivateKeys) MarshalBinary() ([]byte, error) {
 	var idSeed, foSeed [otrcrypto.EdDSASeedSize]byte
 	defer clear(idSeed[:])
 	defer clear(foSeed[:])
-	b := cryptobyte.NewBuilder([]byte(keysMagic))
+	b := cryptobyte.NewBuilder([]byte(keysMagicV3))
 	otrencoding.AddData(b, d)
 	if k.HasV4() {
 		idSeed, foSeed = k.identity.Seed(), k.forging.Seed()
+		id, fo := k.identity.Public(), k.forging.Public()
+		idPub, foPub := id.Bytes(), fo.Bytes()
 		otrencoding.AddData(b, idSeed[:])
+		otrencoding.AddData(b, idPub[:])
 		otrencoding.AddData(b, foSeed[:])
+		otrencoding.AddData(b, foPub[:])
 	} else {
-		otrencoding.AddData(b, nil)
-		otrencoding.AddData(b, nil)
+		for range 4 {
+			otrencoding.AddData(b, nil)
+		}
 	}
-	return b.Bytes()
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(out)
+	return append(out, sum[:]...), nil
 }
 
-// ParsePrivateKeys decodes keys made by [PrivateKeys.MarshalBinary].
+// ParsePrivateKeys decodes keys made by [PrivateKeys.MarshalBinary]: the
+// current key file format 3, and format 2, which earlier versions wrote
+// (marshal the keys again to rewrite such a file as format 3).
+//
+// A format 3 file is refused, with an error saying it is corrupted, when
+// its checksum does not match (a flipped bit, a truncation, an edit) or a
+// stored public key is not the one its seed gives; nothing is returned
+// from a refused file. Format 2 has no checksum and stores seeds alone: a
+// corruption of its OTRv4 seeds cannot be detected and loads as other
+// OTRv4 keys.
 func ParsePrivateKeys(b []byte) (*PrivateKeys, error) {
-	if !strings.HasPrefix(string(b), keysMagic) {
-		return nil, errors.New("otr: not a key file")
+	switch {
+	case strings.HasPrefix(string(b), keysMagicV3):
+		return parseKeysV3(b)
+	case strings.HasPrefix(string(b), keysMagicV2):
+		return parseKeysV2(b[len(keysMagicV2):])
 	}
-	s := cryptobyte.String(b[len(keysMagic):])
+	return nil, errors.New("otr: not a key file (or of an unknown format)")
+}
+
+// parseKeysV3 parses a whole format 3 file, magic included.
+func parseKeysV3(b []byte) (*PrivateKeys, error) {
+	if len(b) < len(keysMagicV3)+sha256.Size {
+		return nil, errors.New("otr: key file corrupted: truncated")
+	}
+	body, stored := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	// The checksum comes first: a corrupted file is refused before any of
+	// it is parsed (and before the slow DSA key validation).
+	sum := sha256.Sum256(body)
+	if subtle.ConstantTimeCompare(sum[:], stored) != 1 {
+		return nil, errors.New("otr: key file corrupted: checksum mismatch (the file was truncated, damaged or edited)")
+	}
+	s := cryptobyte.String(body[len(keysMagicV3):])
+	var d, idSeed, idPub, foSeed, foPub []byte
+	defer func() { clear(d); clear(idSeed); clear(foSeed) }()
+	if !otrencoding.ReadData(&s, &d) || !otrencoding.ReadData(&s, &idSeed) || !otrencoding.ReadData(&s, &idPub) ||
+		!otrencoding.ReadData(&s, &foSeed) || !otrencoding.ReadData(&s, &foPub) || !s.Empty() {
+		return nil, errors.New("otr: malformed key file")
+	}
+	k, err := newKeysFromParts(d, idSeed, foSeed)
+	if err != nil {
+		return nil, err
+	}
+	if k.HasV4() {
+		id, fo := k.identity.Public(), k.forging.Public()
+		idWant, foWant := id.Bytes(), fo.Bytes()
+		if !bytes.Equal(idPub, idWant[:]) || !bytes.Equal(foPub, foWant[:]) {
+			k.Wipe()
+			return nil, errors.New("otr: key file corrupted: a stored OTRv4 public key does not match its seed")
+		}
+	} else if len(idPub) != 0 || len(foPub) != 0 {
+		k.Wipe()
+		return nil, errors.New("otr: malformed key file: OTRv4 public keys without seeds")
+	}
+	return k, nil
+}
+
+// parseKeysV2 parses a format 2 file after its magic.
+func parseKeysV2(b []byte) (*PrivateKeys, error) {
+	s := cryptobyte.String(b)
 	var d, idSeed, foSeed []byte
+	defer func() { clear(d); clear(idSeed); clear(foSeed) }()
 	if !otrencoding.ReadData(&s, &d) || !otrencoding.ReadData(&s, &idSeed) || !otrencoding.ReadData(&s, &foSeed) || !s.Empty() {
 		return nil, errors.New("otr: malformed key file")
 	}
-	defer clear(d)
-	defer clear(idSeed)
-	defer clear(foSeed)
+	return newKeysFromParts(d, idSeed, foSeed)
+}
+
+// newKeysFromParts builds keys from an encoded DSA key and the two Ed448
+// seeds, each possibly empty (both seeds or neither).
+func newKeysFromParts(d, idSeed, foSeed []byte) (*PrivateKeys, error) {
 	k := &PrivateKeys{}
 	if len(d) > 0 {
 		var err error
@@ -148,9 +254,11 @@ func ParsePrivateKeys(b []byte) (*PrivateKeys, error) {
 	if len(idSeed) > 0 || len(foSeed) > 0 {
 		var err error
 		if k.identity, err = otrcrypto.NewEdDSAPrivateKey(idSeed); err != nil {
+			k.Wipe()
 			return nil, fmt.Errorf("otr: parsing keys: %w", err)
 		}
 		if k.forging, err = otrcrypto.NewEdDSAPrivateKey(foSeed); err != nil {
+			k.Wipe()
 			return nil, fmt.Errorf("otr: parsing keys: %w", err)
 		}
 	}

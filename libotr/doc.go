@@ -5,7 +5,9 @@
 //
 //   - otr.private_key, the DSA keys: [ReadPrivateKeys], [WritePrivateKeys];
 //   - otr.fingerprints, the contacts' fingerprints and their trust:
-//     [ReadFingerprints], [WriteFingerprints];
+//     [ReadFingerprints], [WriteFingerprints]; the trust words map to
+//     otr.Trust with [TrustFromWord] and [WordFromTrust] (an untrusted
+//     fingerprint has an empty word: libotr trusts any other);
 //   - otr.instance_tags, the accounts' OTR3 instance tags:
 //     [ReadInstanceTags], [WriteInstanceTags].
 //

@@ -31,7 +31,8 @@ type Fingerprint struct {
 	// Fingerprint is the contact's 20-byte DSA key fingerprint.
 	Fingerprint otr.Fingerprint
 	// Trust is empty for an unverified fingerprint, else TrustVerified,
-	// TrustSMP or another client's word.
+	// TrustSMP or another client's word. [TrustFromWord] and
+	// [WordFromTrust] convert it from and to an [otr.Trust].
 	Trust string
 }
 

@@ -106,6 +106,16 @@ type Options struct {
 	// this long is dropped by Account.Expire (between this and twice this
 	// after its last piece); 0 means one minute.
 	FragmentTimeout time.Duration
+	// ResendWindow: when the contact reports a message unreadable, what
+	// the user sent within this long after the contact last showed it read
+	// our newest keys is resent once a new key exchange with the same key
+	// completes on that instance (a ResentEvent per message; each at most
+	// once, never in plaintext, never to another instance or key). 0 means
+	// one minute; a negative value turns resending off.
+	ResendWindow time.Duration
+	// MaxResendBytes bounds the user text an instance keeps for that;
+	// 0 means 64 KiB.
+	MaxResendBytes int
 }
 
 // Account is one local identity: keys, policy and the sessions with its
@@ -125,15 +135,17 @@ type Account struct {
 	fragLim fragment.Limits
 	maxInst int
 
-	heartbeat     time.Duration
-	expireAfter   time.Duration
-	queryRetry    time.Duration
-	kxBurst       int
-	maxPendingMAC int
-	errInterval   time.Duration
-	fragTimeout   time.Duration
-	kxRefill      time.Duration
-	ratchetOpts   ratchet4.Options
+	heartbeat      time.Duration
+	expireAfter    time.Duration
+	queryRetry     time.Duration
+	kxBurst        int
+	maxPendingMAC  int
+	errInterval    time.Duration
+	fragTimeout    time.Duration
+	resendWindow   time.Duration
+	maxResendBytes int
+	kxRefill       time.Duration
+	ratchetOpts    ratchet4.Options
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -221,6 +233,14 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	a.ratchetOpts = ratchet4.Options{
 		MaxSkipped: o.MaxSkippedKeys, MaxSkipAhead: o.MaxSkipAhead, MaxSkippedAge: o.MaxSkippedAge,
 		MaxUnverifiedRatchets: o.MaxUnverifiedRatchets, UnverifiedRatchetInterval: o.UnverifiedRatchetInterval,
+	}
+	a.resendWindow = o.ResendWindow
+	if a.resendWindow == 0 {
+		a.resendWindow = time.Minute
+	}
+	a.maxResendBytes = o.MaxResendBytes
+	if a.maxResendBytes <= 0 {
+		a.maxResendBytes = 64 << 10
 	}
 	a.fragTimeout = o.FragmentTimeout
 	if a.fragTimeout <= 0 {
@@ -398,6 +418,7 @@ func (a *Account) Forget(contact string) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, in := range s.instances {
+		in.wipeSent()
 		in.wipeKeys()
 		in.abandonKeyExchange()
 	}

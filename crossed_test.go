@@ -26,6 +26,9 @@ type naivePeer struct {
 	identity string     // its own Identity message
 }
 
+// naiveNow is the naive peer's clock, the start of the tests' clocks.
+var naiveNow = time.Unix(1_750_000_000, 0)
+
 func newNaivePeer(t testing.TB, seed uint64, account, peerAccount string, tag uint32) *naivePeer {
 	t.Helper()
 	rng := seeded(seed)
@@ -38,7 +41,7 @@ func newNaivePeer(t testing.TB, seed uint64, account, peerAccount string, tag ui
 		t.Fatal(err)
 	}
 	fp := forging.Public()
-	prof, err := dake.NewClientProfile(rng, tag, id, &fp, "4", time.Now().Add(14*24*time.Hour), nil)
+	prof, err := dake.NewClientProfile(rng, tag, id, &fp, "4", naiveNow.Add(14*24*time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +92,7 @@ func (p *naivePeer) receive(wire string) []string {
 	default:
 		return nil
 	}
-	r, err := d.Receive(h, body, time.Now())
+	r, err := d.Receive(h, body, naiveNow)
 	if err != nil {
 		p.refused++
 		return nil
@@ -108,7 +111,8 @@ func (p *naivePeer) receive(wire string) []string {
 // order, and answering data messages the naive peer cannot read with
 // ERROR_2 as otr4j does. It returns whether both ended in one session.
 func crossWithNaive(t *testing.T, seed uint64) (converged bool, aliceWonHash bool) {
-	alice := newPeer(t, "alice", "bob", 0, seed, &otr.Options{Policy: otr.AllowV4 | otr.ErrorStartAKE}, 0)
+	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	alice := newPeer(t, "alice", "bob", 0, seed, &otr.Options{Policy: otr.AllowV4 | otr.ErrorStartAKE, Now: clk.now}, 0)
 	bob := newNaivePeer(t, seed+1000, "bob", "alice", 0x1234_5678)
 	res, err := alice.sess.Receive("?OTRv4?") // alice sends her Identity
 	if err != nil {
@@ -143,6 +147,7 @@ func crossWithNaive(t *testing.T, seed uint64) (converged bool, aliceWonHash boo
 			if bob.keys != nil && info.SSID == otr.SSID(bob.keys.SSID) {
 				return true, aliceWonHash
 			}
+			clk.advance(2 * time.Second) // the user writes a little later
 			res, err := alice.sess.Send(0, "hello")
 			if err != nil {
 				t.Fatal(err)
@@ -202,7 +207,7 @@ func TestCrossedStartPathsRefuseThirdParty(t *testing.T) {
 	const bobTag = 0x1234_5678
 	t.Run("crossed Auth-R", func(t *testing.T) {
 		for seed := uint64(1); seed < 40; seed++ {
-			alice := newPeer(t, "alice", "bob", 0, seed, &otr.Options{Policy: otr.AllowV4}, 0)
+			alice := newPeer(t, "alice", "bob", 0, seed, &otr.Options{Policy: otr.AllowV4, Now: func() time.Time { return naiveNow }}, 0)
 			bob := newNaivePeer(t, seed+1000, "bob", "alice", bobTag)
 			res, _ := alice.sess.Receive("?OTRv4?")
 			idAlice := res.Send[0].Text
@@ -239,7 +244,8 @@ func TestCrossedStartPathsRefuseThirdParty(t *testing.T) {
 		t.Fatal("no seed where alice's hash lost")
 	})
 	t.Run("restart after ERROR_2", func(t *testing.T) {
-		alice := newPeer(t, "alice", "bob", 0, 77, &otr.Options{Policy: otr.AllowV4}, 0)
+		clk := &clock{t: time.Unix(1_750_000_000, 0)}
+		alice := newPeer(t, "alice", "bob", 0, 77, &otr.Options{Policy: otr.AllowV4, Now: clk.now}, 0)
 		bob := newNaivePeer(t, 1077, "bob", "alice", bobTag)
 		// A plain DAKE: bob sends the Identity.
 		authR, err := deliverAll(t, alice, bob.start())
@@ -257,7 +263,13 @@ func TestCrossedStartPathsRefuseThirdParty(t *testing.T) {
 		if good.Status != otr.Encrypted {
 			t.Fatalf("%+v", good)
 		}
-		// A forged ERROR_2: alice restarts once, to bob's instance.
+		// alice writes; a forged ERROR_2 answers: alice restarts once, to
+		// bob's instance.
+		clk.advance(2 * time.Second)
+		if _, err := alice.sess.Send(0, "first words"); err != nil {
+			t.Fatal(err)
+		}
+		good, _ = alice.sess.Instance(bobTag)
 		id, err := deliverAll(t, alice, "?OTR Error: ERROR_2: Not in private state message")
 		if err != nil || len(id) != 1 {
 			t.Fatalf("restart: %v %v", id, err)

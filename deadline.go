@@ -37,6 +37,9 @@ func (s *Session) deadline() (t time.Time, ok bool) {
 	if !s.sweepAt.IsZero() {
 		add(s.sweepAt)
 	}
+	if d, dok := s.sentDeadline(); dok {
+		add(d)
+	}
 	for _, in := range s.instances {
 		if in.r4 != nil {
 			if d, dok := in.r4.NextExpiry(); dok {
@@ -66,6 +69,7 @@ func (s *Session) expire() (Result, error) {
 				// Drop OTRv4 skipped message keys past Options.MaxSkippedAge.
 				in.r4.Expire(now)
 			}
+			s.pruneSent(in, now)
 		}
 		if len(s.pending) > 0 {
 			if err := s.retryQuery(o); err != nil {

@@ -104,6 +104,14 @@ type HostErrorEvent struct {
 	Effect string
 }
 
+// ResentEvent reports that a message the user sent earlier was sent again,
+// encrypted, to Instance over a new key exchange with the same key: the
+// contact had reported a message unreadable (Options.ResendWindow).
+type ResentEvent struct {
+	Instance uint32
+	Text     string
+}
+
 // ThrottledEvent reports that the contact (or someone writing as the
 // contact) started more key exchanges from new instance tags than
 // Options.KeyExchangeBurst allows: Refused were refused since the last
@@ -184,6 +192,7 @@ func (PendingSentEvent) isEvent()     {}
 func (PendingHeldEvent) isEvent()     {}
 func (ThrottledEvent) isEvent()       {}
 func (HostErrorEvent) isEvent()       {}
+func (ResentEvent) isEvent()          {}
 
 func (e PlaintextEvent) String() string { return fmt.Sprintf("plaintext %q", e.Text) }
 func (e UnencryptedEvent) String() string {
@@ -217,6 +226,9 @@ func (e PendingSentEvent) String() string {
 }
 func (e PendingHeldEvent) String() string {
 	return fmt.Sprintf("%d queued messages held: %08x has untrusted fingerprint %s", e.Count, e.Instance, e.Fingerprint)
+}
+func (e ResentEvent) String() string {
+	return fmt.Sprintf("resent to %08x: %q", e.Instance, e.Text)
 }
 func (e HostErrorEvent) String() string {
 	if e.Effect == "" {

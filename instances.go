@@ -190,6 +190,7 @@ func (s *Session) flushPending(o *out, held bool) error {
 			s.pending = pending[i:]
 			return err
 		}
+		s.noteSent(in, readOnlyBytes(text))
 	}
 	o.event(PendingSentEvent{Instance: in.tag, Fingerprint: in.fingerprint(), Count: len(pending)})
 	return nil
@@ -214,7 +215,7 @@ func (s *Session) secured(o *out, in *instance, before priorKey) error {
 	in.fp = nil
 	in.verifiedSince = false
 	now := s.acct.now()
-	in.lastSent, in.lastActive = now, now
+	in.lastSent, in.lastActive, in.securedAt = now, now, now
 	s.authenticated(in)
 	s.exchangeAt, s.queryTries = time.Time{}, 0
 	fp := in.fingerprint()
@@ -227,5 +228,8 @@ func (s *Session) secured(o *out, in *instance, before priorKey) error {
 		ev.Refreshed = true
 	}
 	o.event(ev)
+	if err := s.resend(o, in); err != nil {
+		return err
+	}
 	return s.flushPending(o, true)
 }

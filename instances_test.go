@@ -282,7 +282,7 @@ func TestOneKeyExchangeAtATime(t *testing.T) { bothVersions(t, testOneKeyExchang
 
 func testOneKeyExchangeAtATime(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	opts := &otr.Options{Now: clk.now, Policy: testPolicy | otr.RequireEncryption, QueryRetryInterval: 20 * time.Second}
+	opts := &otr.Options{Now: clk.now, Policy: testPolicy | otr.RequireEncryption, QueryRetryInterval: 20 * time.Second, ResendWindow: -1}
 	alice := newPeer(t, "alice", "bob", 0, 91, opts, 0)
 	bob := newPeer(t, "bob", "alice", 1, 92, &otr.Options{Now: clk.now}, 0)
 	var queued []otr.Message

@@ -154,6 +154,7 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 	// encrypted message: the parse is exact, so that is all but the MAC and
 	// the old MAC keys at the end.
 	auth := payload[:len(payload)-20-4-len(m.OldMACKeys)]
+	acked := m.RecipientKeyID == in.keys.OurKeyID()
 	dec, err := in.keys.Decrypt(auth, &m)
 	switch {
 	case errors.Is(err, keys3.ErrBadMAC):
@@ -164,6 +165,9 @@ func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte
 		return unreadable("key id", ErrBadMAC)
 	case err != nil:
 		return err
+	}
+	if acked {
+		in.ackSent() // the contact read a message with our newest key
 	}
 	return s.delivered(o, in, dec.Plaintext, dec.ExtraKey[:])
 }

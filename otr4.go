@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/otrgo/otr/dake"
 	otrencoding "github.com/otrgo/otr/encoding"
@@ -208,12 +209,25 @@ func (s *Session) receiveDAKE(o *out, h otrencoding.Header, payload, body []byte
 // Identity message addressed to that instance, once per session; the
 // contact's answer completes a new DAKE. The error message is not
 // authenticated: a forged one costs one such restart per session at most.
+//
+// The ERROR_2 must answer a data message we sent on the fresh session, and
+// come at least restartDelay after the session became secure: on a
+// transport that keeps each direction in order (chat servers do) our
+// Auth-I reached the contact before that message, so the contact failed
+// the DAKE; on one that does not, our message may simply have overtaken
+// the Auth-I, and the contact will be secure in a moment.
+// restartDelay: see restartFresh.
+const restartDelay = time.Second
+
 func (s *Session) restartFresh(o *out) (bool, error) {
 	restarted := false
+	now := s.acct.now()
 	for _, t := range s.sortedTags() {
 		in := s.instances[t]
-		if in.status != Encrypted || in.version != 4 || in.verifiedSince || in.restarted {
-			continue
+		if in.status != Encrypted || in.version != 4 || in.verifiedSince || in.restarted ||
+			!in.lastSent.After(in.securedAt) || now.Sub(in.securedAt) < restartDelay ||
+			in.dake != nil && in.dake.State() != dake.StateStart {
+			continue // not fresh, restarted already, too early, or an exchange is on its way
 		}
 		d, err := s.newDAKE()
 		if err != nil {
@@ -298,6 +312,9 @@ func (s *Session) receiveData4(o *out, h otrencoding.Header, payload []byte) err
 		return &ProtocolError{Version: 4, MsgType: "data", Step: "parse", Err: ErrMalformed}
 	case err != nil:
 		return unreadable("ratchet", errorUnreadable, ErrBadMAC)
+	}
+	if in.r4.AcksOurLatest(dec.RatchetID) {
+		in.ackSent() // the contact read a message of our newest chain
 	}
 	return s.delivered(o, in, dec.Plaintext, dec.ExtraKey[:])
 }

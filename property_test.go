@@ -147,7 +147,9 @@ func TestPropertyConversationV3InOrder(t *testing.T) {
 func runProperty(t *testing.T, cfg propConfig, seed uint64) {
 	clk := time.Unix(1_750_000_000, 0)
 	// A fixed clock: no heartbeats, no expiry.
-	opts := &otr.Options{Policy: cfg.policy, Now: func() time.Time { return clk }}
+	// No resends: they may deliver a message twice, which this property forbids
+	// (resend_test.go checks them).
+	opts := &otr.Options{Policy: cfg.policy, Now: func() time.Time { return clk }, ResendWindow: -1}
 	r := &propRun{t: t, cfg: cfg, rng: mrand.New(mrand.NewPCG(seed, seed>>1|1))}
 	r.sides[0] = &propSide{p: newPeer(t, "alice", "bob", 0, seed+1, opts, cfg.maxSize)}
 	r.sides[1] = &propSide{p: newPeer(t, "bob", "alice", 1, seed+2, opts, cfg.maxSize)}

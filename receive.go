@@ -70,6 +70,9 @@ func (s *Session) receive(o *out, wire string) error {
 		// otr3.md, "Receiving an Error Message".
 		code, text := errorCode(env.Text)
 		o.event(ErrorEvent{Code: code, Text: sanitize(text)})
+		// The contact could not read something we sent: keep what it may
+		// have missed for the next key exchange with the same key.
+		s.armResend()
 		if code == "ERROR_2" && s.canV4() {
 			if restarted, err := s.restartFresh(o); restarted || err != nil {
 				return err
@@ -249,6 +252,7 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 		in.wipeKeys()
 		in.abandonKeyExchange()
 		in.status = Finished
+		in.wipeSent()
 		o.event(FinishedEvent{Instance: in.tag})
 		return nil
 	}

@@ -89,7 +89,11 @@ type instance struct {
 	created       uint64              // Session.created when the instance was added
 	verifiedSince bool                // a data message verified since the last key exchange
 	restarted     bool                // restartFresh ran since the last data message verified
+	securedAt     time.Time           // when the last key exchange completed
 	restartDAKE   *dake.DAKE          // the exchange restartFresh started, if in.dake still is it
+	sent          []sentText          // user messages kept for a possible resend (resend.go)
+	sentBytes     int                 // their total length
+	resendFP      Fingerprint         // set: resend them over the next key exchange with this key
 }
 
 func (in *instance) wipeKeys() {
@@ -350,7 +354,11 @@ func (s *Session) Send(instanceTag uint32, text string) (Result, error) {
 		if in != nil && (instanceTag != 0 || len(s.pending) == 0) {
 			switch in.status {
 			case Encrypted:
-				return s.encrypt(o, in, 0, readOnlyBytes(text), nil)
+				if err := s.encrypt(o, in, 0, readOnlyBytes(text), nil); err != nil {
+					return err
+				}
+				s.noteSent(in, readOnlyBytes(text))
+				return nil
 			case Finished:
 				return ErrSessionFinished
 			}
@@ -520,6 +528,7 @@ func (s *Session) endInstance(o *out, in *instance, expired bool) error {
 	if in.status != Plaintext {
 		o.event(EndedEvent{Instance: in.tag, Expired: expired})
 	}
+	in.wipeSent()
 	in.wipeKeys()
 	in.abandonKeyExchange()
 	in.status = Plaintext

@@ -95,6 +95,10 @@ func New(rand io.Reader, ourDH *otrcrypto.DHPrivateKey, ourID uint32, their *otr
 	}, nil
 }
 
+// OurKeyID returns the id of our newest D-H key: a received message for
+// it was sent after the peer read one of ours that carried it.
+func (s *State) OurKeyID() uint32 { return s.ourKeyID }
+
 // Clone returns an independent copy of s, secrets included, that takes its
 // randomness from rand (the keyed ciphers of each pair are keyed anew). It
 // serves tests and fuzzers that start many runs from one established

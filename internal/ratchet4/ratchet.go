@@ -512,6 +512,8 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 type Decrypted struct {
 	Header otrencoding.Header
 	Flags  uint8
+	// RatchetID is the message's ratchet id.
+	RatchetID uint32
 	// Plaintext is the decrypted message with its NUL and TLVs; the caller
 	// owns it.
 	Plaintext []byte
@@ -549,7 +551,7 @@ func (s *State) decrypt(now time.Time, payload []byte) (Decrypted, error) {
 		return Decrypted{}, fmt.Errorf("%w: DH key presence does not match the ratchet id", ErrMalformed)
 	}
 	auth := payload[:authLen]
-	out := Decrypted{Header: h, Flags: m.Flags}
+	out := Decrypted{Header: h, Flags: m.Flags, RatchetID: m.RatchetID}
 
 	// "Try to decrypt the message with a stored skipped message key".
 	if idx := s.findSkipped(m.RatchetID, m.MessageID); idx >= 0 {
@@ -998,6 +1000,11 @@ func (s *State) Clone(rand io.Reader) *State {
 	}
 	return &c
 }
+
+// AcksOurLatest reports whether a received message of ratchetID could
+// only have been sent after the peer read a message of our newest sending
+// chain: its ratchet id is past the one our messages carry.
+func (s *State) AcksOurLatest(ratchetID uint32) bool { return ratchetID > s.sendI }
 
 // NextExpiry returns when Expire next has a stored skipped key to delete
 // (the oldest one's time plus Options.MaxSkippedAge, strictly after which

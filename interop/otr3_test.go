@@ -804,6 +804,49 @@ func TestRecoveryAfterOurRestart(t *testing.T) {
 	r.exchange(0, 3)
 }
 
+// Our message is in flight when the session re-keys: libotr cannot read
+// it any more and says so; we re-key on its error message and send the
+// message again over the new session with the same key. libotr itself
+// would drop it (see TestRecoveryAfterOurRestart).
+func TestResendToLibotr(t *testing.T) {
+	r := newRelay(t, setup{})
+	r.fromUs(r.us.sess.Start())
+	r.exchange(0, 4)
+	before := r.us.sess.TheirFingerprint(0)
+	held, err := r.us.sess.Send(0, "lost, then resent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.fromUs(r.us.sess.Start()) // a re-key overtakes the message
+	r.checkSecure(0)
+	r.them[0].take()
+	r.run([]wire{{fromUs: true, text: held.Send[0].Text}})
+	var got []string
+	for _, rc := range r.them[0].take() {
+		if rc.Encrypted {
+			got = append(got, rc.Text)
+		}
+	}
+	if len(got) != 1 || got[0] != "lost, then resent" {
+		t.Fatalf("libotr read %q, want the message once, resent", got)
+	}
+	var resent []otr.ResentEvent
+	for _, e := range r.takeEvents() {
+		if ev, ok := e.(otr.ResentEvent); ok {
+			resent = append(resent, ev)
+		}
+	}
+	if len(resent) != 1 || !bytes.Equal(r.us.sess.TheirFingerprint(0), before) {
+		t.Fatalf("ResentEvents %v", resent)
+	}
+	r.checkSecure(0)
+	// Expected on the way: libotr's error message to us, and ours being
+	// unreadable to it.
+	r.us.trouble, r.us.errs = nil, nil
+	r.them[0].p.Events()
+	r.exchange(0, 2)
+}
+
 // memoryHostWithTag is a MemoryHost that already stored an instance tag.
 type memoryHostWithTag struct {
 	otr.MemoryHost

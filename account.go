@@ -289,11 +289,11 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	return a, nil
 }
 
-// minInstanceTag is the smallest valid instance tag (otr3.md, "Instance Tags").
+// minInstanceTag is the smallest valid instance tag (OTR3 spec, "Instance Tags").
 const minInstanceTag = 0x100
 
 // newInstanceTag returns a random tag >= 0x100; every value up to
-// 0xFFFFFFFF is valid (INTEROP-NOTES, "OTR3").
+// 0xFFFFFFFF is valid (docs/interop.md, "OTR3").
 func newInstanceTag(r io.Reader) (uint32, error) {
 	var b [4]byte
 	for {

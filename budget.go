@@ -35,8 +35,8 @@ const maxErrorReplies = 3
 
 // unreadable reports a data message from instance tag that could not be
 // read. The returned *ProtocolError is the one report of it (there is no
-// event). An "?OTR Error:" reply (otr3.md, "Receiving a Data Message";
-// otrv4.md, "OTR Error Messages") goes to the contact unless the sender
+// event). An "?OTR Error:" reply (OTR3 spec, "Receiving a Data Message";
+// OTRv4 spec, "OTR Error Messages") goes to the contact unless the sender
 // flagged the message IGNORE_UNREADABLE, at a human rate: at most one per
 // instance and maxErrorReplies per contact per Options.ErrorReplyInterval.
 func (s *Session) unreadable(o *out, v int, tag uint32, ignorable bool, text, step string, err error) error {

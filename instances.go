@@ -182,7 +182,7 @@ func (s *Session) flushPending(o *out, held bool) error {
 		}
 		return nil
 	}
-	// otr3.md: "If there is a recent stored message, encrypt it and send it".
+	// OTR3 spec: "If there is a recent stored message, encrypt it and send it".
 	pending := s.pending
 	s.pending = nil
 	for i, text := range pending {

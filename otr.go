@@ -123,7 +123,7 @@ func (e *ProtocolError) Error() string {
 // Unwrap returns the sentinel.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// Policy is a set of OTR policy flags (otr3.md, "Policies").
+// Policy is a set of OTR policy flags (OTR3 spec, "Policies").
 type Policy uint32
 
 // Policy flags.
@@ -157,7 +157,7 @@ func (p Policy) String() string {
 	return strings.Join(parts, "|")
 }
 
-// Status is the message state of one instance (otr3.md, "Message state").
+// Status is the message state of one instance (OTR3 spec, "Message state").
 type Status int
 
 // Message states.

@@ -10,7 +10,7 @@ import (
 )
 
 // OTR3 in the session: the AKE (ake3), key rotation (internal/keys3) and
-// data messages, per instance (otr3.md, "The protocol state machine").
+// data messages, per instance (OTR3 spec, "The protocol state machine").
 
 // canV3 reports whether this call may speak OTR3.
 func (s *Session) canV3() bool { return s.policy&AllowV3 != 0 && s.acct.keys.dsa != nil }
@@ -38,7 +38,7 @@ func (s *Session) receiveAKE(o *out, h otrencoding.Header, payload, body []byte)
 	}
 	in := s.instances[h.Sender]
 	// Our D-H Commit to no instance began a new exchange with every
-	// instance (otr3.md, "Receiving a Query Message": send a D-H Commit and
+	// instance (OTR3 spec, "Receiving a Query Message": send a D-H Commit and
 	// move to AUTHSTATE_AWAITING_DHKEY). An instance's exchange that did not
 	// begin with it is older: it may still finish, but answers to our
 	// commit are the master's. Left to the older exchange they were ignored,
@@ -137,7 +137,7 @@ func (s *Session) secure(o *out, in *instance, k *ake3.Keys) error {
 	return s.secured(o, in, before)
 }
 
-// otr3.md, "Receiving a Data Message".
+// OTR3 spec, "Receiving a Data Message".
 func (s *Session) receiveData(o *out, h otrencoding.Header, payload, body []byte) error {
 	var m otrencoding.DataMessage
 	if err := m.Unmarshal(body); err != nil {

@@ -20,7 +20,7 @@ import (
 // (internal/ratchet4) and SMP over Ed448, next to OTR3 in the same
 // session, per instance.
 
-// OTRv4 error codes (otrv4.md, "OTR Error Messages").
+// OTRv4 error codes (OTRv4 spec, "OTR Error Messages").
 const (
 	errorUnreadable = "ERROR_1: Unreadable message"
 	errorNotPrivate = "ERROR_2: Not in private state message"
@@ -62,7 +62,7 @@ func (s *Session) newDAKE() (*dake.DAKE, error) {
 	})
 }
 
-// startDAKE sends an Identity message to no particular instance (otrv4.md,
+// startDAKE sends an Identity message to no particular instance (OTRv4 spec,
 // "Starting a conversation interactively": the receiver of the query
 // starts).
 func (s *Session) startDAKE(o *out) error {
@@ -287,7 +287,7 @@ func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
 	return s.secured(o, in, before)
 }
 
-// receiveData4 handles an OTRv4 data message (otrv4.md, "When you receive a
+// receiveData4 handles an OTRv4 data message (OTRv4 spec, "When you receive a
 // Data Message").
 func (s *Session) receiveData4(o *out, h otrencoding.Header, payload []byte) error {
 	in := s.instances[h.Sender]

@@ -9,14 +9,14 @@ import (
 	"github.com/otrgo/otr/dake"
 )
 
-// Client profiles (otrv4.md, "Client Profile"): our OTRv4 identity as the
+// Client profiles (OTRv4 spec, "Client Profile"): our OTRv4 identity as the
 // contact sees it, signed with our Ed448 key and, when OTR3 is allowed too,
 // with a transitional DSA signature. It carries our instance tag and is
 // persisted through the Host; it is renewed before it expires.
 
 const (
 	// profileLifetime is how long a new client profile is valid: two weeks,
-	// as otrv4.md recommends.
+	// as the OTRv4 spec recommends.
 	profileLifetime = 14 * 24 * time.Hour
 	// profileRenewBefore: a profile expiring sooner than this is replaced.
 	profileRenewBefore = 3 * 24 * time.Hour

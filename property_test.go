@@ -15,7 +15,7 @@ import (
 	otrencoding "github.com/otrgo/otr/encoding"
 )
 
-// The conversation property test (attacks.md M7, F1, D5): two accounts
+// The conversation property test (docs/threats.md M7, F1, D5): two accounts
 // talk through a wire that reorders within a window, drops and duplicates
 // messages, with SMP runs and session restarts (End, then a new Start; or
 // a new Start alone, which re-keys the encrypted session) mixed in. The invariant, checked at every delivery:
@@ -551,7 +551,7 @@ func wantTooFar(t *testing.T, p *peer, wire string) {
 // TestOutOfOrderWithinSkipBound: messages that skip up to MaxSkipAhead
 // message keys decrypt in any order, exactly once, both in a new ratchet
 // and in the current one; one more key than the bound is refused until
-// the gap has closed (attacks.md M7, F4).
+// the gap has closed (docs/threats.md M7, F4).
 func TestOutOfOrderWithinSkipBound(t *testing.T) {
 	const bound = 20
 	opts := &otr.Options{Policy: otr.DefaultPolicy, MaxSkipAhead: bound, ErrorReplyInterval: -1}
@@ -592,7 +592,7 @@ func TestOutOfOrderWithinSkipBound(t *testing.T) {
 
 // TestForgedHugeMessageNumber: a forged data message whose message number,
 // ratchet id or previous-chain length asks for billions of skipped keys is
-// refused before any key is derived (attacks.md F4, M3): little memory,
+// refused before any key is derived (docs/threats.md F4, M3): little memory,
 // nothing delivered, and the genuine message still decrypts.
 func TestForgedHugeMessageNumber(t *testing.T) {
 	alice := newPeer(t, "alice", "bob", 0, 511, nil, 0)

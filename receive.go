@@ -31,7 +31,7 @@ func (s *Session) receive(o *out, wire string) error {
 		return &ProtocolError{Step: "envelope", MsgType: "encoded", Err: ErrMalformed}
 	}
 	if env.Kind != otrencoding.KindFragment {
-		// otr3.md, "Fragmentation": a non-OTR or unfragmented message makes
+		// OTR3 spec, "Fragmentation": a non-OTR or unfragmented message makes
 		// us forget any partial OTR3 message.
 		s.frag.ResetOTR3()
 	} else {
@@ -63,11 +63,11 @@ func (s *Session) receive(o *out, wire string) error {
 	case otrencoding.KindPlaintext:
 		return s.receivePlaintext(o, env)
 	case otrencoding.KindQuery:
-		// otr3.md, "Receiving a Query Message"; INTEROP-NOTES, "Version
+		// OTR3 spec, "Receiving a Query Message"; docs/interop.md, "Version
 		// negotiation": prefer 4 when both sides allow it.
 		return s.startBest(o, env.Versions)
 	case otrencoding.KindError:
-		// otr3.md, "Receiving an Error Message".
+		// OTR3 spec, "Receiving an Error Message".
 		code, text := errorCode(env.Text)
 		o.event(ErrorEvent{Code: code, Text: sanitize(text)})
 		// The contact could not read something we sent: keep what it may
@@ -88,7 +88,7 @@ func (s *Session) receive(o *out, wire string) error {
 	return &ProtocolError{Step: "envelope", Err: ErrMalformed}
 }
 
-// otr3.md, "Receiving plaintext without / with the whitespace tag".
+// OTR3 spec, "Receiving plaintext without / with the whitespace tag".
 func (s *Session) receivePlaintext(o *out, env otrencoding.Envelope) error {
 	if env.Text != "" {
 		if s.policy&RequireEncryption != 0 || s.anySecure() {
@@ -164,7 +164,7 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 		return &ProtocolError{Version: int(h.Version), Step: "header", Err: ErrUnsupportedVersion}
 	}
 	v := int(h.Version)
-	// otr3.md, "Instance Tags": discard messages from invalid senders or for
+	// OTR3 spec, "Instance Tags": discard messages from invalid senders or for
 	// another instance (a D-H Commit may be addressed to no instance).
 	if h.Sender < minInstanceTag {
 		return &ProtocolError{Version: v, Step: "sender instance tag", Err: ErrMalformed}
@@ -256,9 +256,9 @@ func (s *Session) delivered(o *out, in *instance, plaintext, extraKey []byte) er
 		o.event(FinishedEvent{Instance: in.tag})
 		return nil
 	}
-	// otr3.md, "Receiving a Data Message": "If you have not sent a message
+	// OTR3 spec, "Receiving a Data Message": "If you have not sent a message
 	// to this correspondent in some (configurable) time, send a heartbeat"
-	// (INTEROP-NOTES: libotr does so after 60 seconds). OTRv4 likewise.
+	// (docs/interop.md: libotr does so after 60 seconds). OTRv4 likewise.
 	if s.acct.heartbeat > 0 && now.Sub(in.lastSent) >= s.acct.heartbeat {
 		return s.encrypt(o, in, otrencoding.FlagIgnoreUnreadable, nil, nil)
 	}

@@ -252,7 +252,7 @@ func (s *Session) versions() otrencoding.Versions {
 }
 
 // Start asks the contact to begin OTR by sending a query message
-// (otr3.md, "User requests to start an OTR conversation").
+// (OTR3 spec, "User requests to start an OTR conversation").
 func (s *Session) Start() (Result, error) {
 	return s.call(func(o *out) error {
 		s.queryTries = 0
@@ -483,7 +483,7 @@ func (s *Session) encryptKey(o *out, in *instance, flags uint8, text []byte, tlv
 // in OTRv4) with use and useData to the instance (0: the default instance,
 // see [Session.Send]) and returns
 // the key (32 bytes in OTR3, 64 in OTRv4), which the contact derives too and
-// receives in an [ExtraKeyEvent] (otr3.md and otrv4.md, "Extra symmetric
+// receives in an [ExtraKeyEvent] (the OTR3 and OTRv4 specs, "Extra symmetric
 // key"). The key is secret: the caller wipes it when done.
 func (s *Session) ExtraSymmetricKey(instanceTag uint32, use uint32, useData []byte) ([]byte, Result, error) {
 	var key []byte
@@ -550,7 +550,7 @@ func (in *instance) abandonKeyExchange() {
 // End ends the encrypted session with the instance (0: every instance):
 // an encrypted instance is sent the disconnected TLV and returns to
 // plaintext with its keys wiped; a finished one returns to plaintext
-// (otr3.md, "User requests to end an OTR conversation").
+// (OTR3 spec, "User requests to end an OTR conversation").
 func (s *Session) End(instanceTag uint32) (Result, error) {
 	return s.call(func(o *out) error {
 		tags := s.sortedTags()

@@ -7,7 +7,7 @@ import (
 	"github.com/otrgo/otr/smp"
 )
 
-// The Socialist Millionaires' Protocol (otr3.md, "Socialist Millionaires'
+// The Socialist Millionaires' Protocol (OTR3 spec, "Socialist Millionaires'
 // Protocol"): both users prove they know the same secret without revealing
 // it; success authenticates the contact's fingerprint. The API is
 // asynchronous: StartSMP sends the first message; the contact's client

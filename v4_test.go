@@ -21,7 +21,7 @@ import (
 	otrencoding "github.com/otrgo/otr/encoding"
 )
 
-// OTRv4 at the session level: every way a DAKE can fail (attacks.md D1-D7),
+// OTRv4 at the session level: every way a DAKE can fail (docs/threats.md D1-D7),
 // OTR3 key exchanges during an OTRv4 session, version negotiation, client
 // profiles through the Host and OTRv4 error messages. Forged messages are
 // made by tampering with real wire messages.
@@ -282,7 +282,7 @@ func v4Peers(t *testing.T, seed uint64) (alice, bob *peer, ca, cb *clock, w dake
 }
 
 // TestDAKEBadClientProfile: an Identity or Auth-R message whose client
-// profile does not validate (attacks.md D3) is rejected as malformed during
+// profile does not validate (docs/threats.md D3) is rejected as malformed during
 // an encrypted session, which goes on; the DAKE in progress is unchanged,
 // so the genuine message still completes it.
 func TestDAKEBadClientProfile(t *testing.T) {
@@ -391,7 +391,7 @@ func TestDAKEBadClientProfile(t *testing.T) {
 }
 
 // TestDAKEBadRingSignature: a ring signature that does not verify, in
-// Auth-R or Auth-I (attacks.md D4), is an authentication failure; the
+// Auth-R or Auth-I (docs/threats.md D4), is an authentication failure; the
 // encrypted session goes on and the genuine message completes the DAKE.
 func TestDAKEBadRingSignature(t *testing.T) {
 	alice, bob, _, _, _, ssid := v4Peers(t, 211)
@@ -453,7 +453,7 @@ func TestDAKEBadRingSignature(t *testing.T) {
 	assertIntact(t, alice, bob, bobSSID)
 }
 
-// Invalid Ed448 encodings (attacks.md D1).
+// Invalid Ed448 encodings (docs/threats.md D1).
 var badPoints = []struct {
 	name string
 	enc  string
@@ -509,7 +509,7 @@ var dh3072P, _ = new(big.Int).SetString("FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628
 	"0CBBE117577A615D6C770988C0BAD946E208E24FA074E5AB"+
 	"3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF", 16)
 
-// Invalid DH-3072 public values (attacks.md D2).
+// Invalid DH-3072 public values (docs/threats.md D2).
 func badDH() []struct {
 	name string
 	v    []byte
@@ -585,7 +585,7 @@ func TestDAKEBadPointsAndGroupElements(t *testing.T) {
 }
 
 // TestDAKEReplays: DAKE messages replayed into an encrypted session
-// (attacks.md D5, D7). A replayed Identity message of a finished DAKE is
+// (docs/threats.md D5, D7). A replayed Identity message of a finished DAKE is
 // ignored: a genuine peer never reuses its ephemeral keys, and answering
 // would cost us a new key exchange per copy (budget.go). Replayed Auth-R
 // and Auth-I messages are unexpected.
@@ -702,7 +702,7 @@ var otr3AKETypes = []otrencoding.MsgType{otrencoding.MsgDHCommit, otrencoding.Ms
 
 // TestOTR3AKEDuringV4Session: OTR3 key-exchange messages from the contact's
 // instance while it has an OTRv4 session with us are refused: no crash, no
-// downgrade (INTEROP-NOTES, "Pitfalls seen in otrr"; attacks.md ST4).
+// downgrade (docs/interop.md, "Pitfalls seen in otrr"; docs/threats.md ST4).
 func TestOTR3AKEDuringV4Session(t *testing.T) {
 	alice, bob, _, _, _, ssid := v4Peers(t, 251)
 	fromBob := otr3Twins(t, alice, bob, 252)
@@ -1001,7 +1001,7 @@ func TestClientProfilePersistence(t *testing.T) {
 // TestV4ErrorMessages: an unreadable OTRv4 data message is answered with
 // "?OTR Error: ERROR_1: ..." (unless flagged ignorable), a data message
 // outside an encrypted session with ERROR_2, and a received error message
-// is reported with its code (otrv4.md, "OTR Error Messages").
+// is reported with its code (OTRv4 spec, "OTR Error Messages").
 func TestV4ErrorMessages(t *testing.T) {
 	alice, bob, _, cb, _, ssid := v4Peers(t, 261)
 	res, err := alice.sess.Send(0, "readable")
@@ -1177,7 +1177,7 @@ func v3PendingAKE(t *testing.T, seed uint64) (alice, bob *peer, wire map[otrenco
 
 // TestSimultaneousDAKE: in OTR3 and OTRv4, both sides start at once, their messages crossing
 // in random interleavings, each direction in order as chat transports
-// deliver (attacks.md D6): every time both end in one encrypted OTRv4
+// deliver (docs/threats.md D6): every time both end in one encrypted OTRv4
 // session with the same SSID.
 func TestSimultaneousDAKE(t *testing.T) {
 	n := 20

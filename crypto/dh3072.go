@@ -17,7 +17,7 @@ import (
 
 const (
 	// DH3072SecretSize is the size of a 3072-bit DH secret exponent in bytes:
-	// 80 random bytes (INTEROP-NOTES.md, OTRv4: "The DH secret is 80 random
+	// 80 random bytes (docs/interop.md, OTRv4: "The DH secret is 80 random
 	// bytes").
 	DH3072SecretSize = 80
 	// DH3072Size is the size of the 3072-bit modulus in bytes.
@@ -81,7 +81,7 @@ type DH3072PublicKey struct {
 // value of an MPI), is a valid public value: 2 <= x <= p-2 and x a quadratic
 // residue mod p, which for the safe prime p = 2q + 1 is exactly membership in
 // the order-q subgroup (the spec's "x ^ dh_q mod dh_p == 1"). The Jacobi
-// symbol decides it far faster than the exponentiation (INTEROP-NOTES.md,
+// symbol decides it far faster than the exponentiation (docs/interop.md,
 // "Pitfalls in the Go building blocks"). x is public: math/big is fine here.
 func CheckDH3072Public(b []byte) error {
 	if len(b) == 0 || b[0] == 0 || len(b) > DH3072Size {
@@ -171,7 +171,7 @@ func dh3072Minimal(b []byte) []byte {
 func (k *DH3072PrivateKey) Public() *DH3072PublicKey { return &k.pub }
 
 // SharedSecret returns k_dh = pub^x mod dh_p as a big-endian integer of
-// minimal length: that is how it enters the brace-key KDF (INTEROP-NOTES.md,
+// minimal length: that is how it enters the brace-key KDF (docs/interop.md,
 // "Double ratchet"). The exponentiation is constant time; the minimal length
 // reveals the number of leading zero bytes, as the interop encoding demands.
 // The caller owns the result and should clear it.

@@ -111,7 +111,7 @@ func TestDH3072Exchange(t *testing.T) {
 
 // TestDH3072DAKEVectors checks the DH and ECDH key generation and the mixed
 // shared secret of the DAKE in dake.json (otr4j): k_dh enters the brace key
-// as a minimal big-endian integer (INTEROP-NOTES.md, "Double ratchet").
+// as a minimal big-endian integer (docs/interop.md, "Double ratchet").
 func TestDH3072DAKEVectors(t *testing.T) {
 	type dhKey struct {
 		R      vectors.Hex `json:"r"`

@@ -25,7 +25,7 @@ import (
 // reduced mod q (z = int(msg) mod q). That is what libotr does through
 // libgcrypt (for a plain, non-opaque MPI _gcry_dsa_normalize_hash leaves the
 // value unchanged and signing then works mod q), what otr4j does for the
-// transitional signature (spec/INTEROP-NOTES.md, "Client profile"), and what
+// transitional signature (docs/interop.md, "Client profile"), and what
 // crypto/dsa.Verify computes when given the message as its "hash".
 const (
 	dsaPBits    = 1024
@@ -105,7 +105,7 @@ func (k *DSAPublicKey) Verify(msg, sig []byte) bool {
 // Fingerprint returns the OTR3 fingerprint of k: SHA-1 over the PUBKEY
 // encoding without its 2-byte key type, MPI(p) || MPI(q) || MPI(g) ||
 // MPI(y) (OTR3 spec, "Public keys, signatures, and fingerprints";
-// spec/INTEROP-NOTES.md). The MPIs are re-encoded minimally, so a value
+// docs/interop.md). The MPIs are re-encoded minimally, so a value
 // with leading zero bytes has the fingerprint of its canonical form.
 func (k *DSAPublicKey) Fingerprint() [20]byte {
 	return SHA1(k.appendMPIs(nil))

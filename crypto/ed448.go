@@ -36,7 +36,7 @@ var (
 
 // ed448Q is q, the order of the prime-order subgroup, as 57 bytes
 // little-endian. The ring-signature challenge hashes it unreduced
-// (INTEROP-NOTES.md, "Ring signature challenge").
+// (docs/interop.md, "Ring signature challenge").
 var ed448Q = [ScalarSize]byte{
 	0xf3, 0x44, 0x58, 0xab, 0x92, 0xc2, 0x78, 0x23, 0x55, 0x8f, 0xc5, 0x8d,
 	0x72, 0xc2, 0x6c, 0x21, 0x90, 0x36, 0xd6, 0xae, 0x49, 0xdb, 0x4e, 0xc4,
@@ -112,7 +112,7 @@ func NewGeneratorPoint() *Point {
 // [ErrInvalidPoint] unless b is exactly 57 bytes, a canonical encoding of a
 // point on the curve, not the identity, and in the prime-order subgroup.
 func ParsePoint(b []byte) (Point, error) {
-	// Pitfalls in the Go building blocks (INTEROP-NOTES.md): circl's
+	// Pitfalls in the Go building blocks (docs/interop.md): circl's
 	// FromBytes accepts input longer than 57 bytes, so check the length here.
 	if len(b) != PointSize {
 		return Point{}, ErrInvalidPoint
@@ -128,7 +128,7 @@ func ParsePoint(b []byte) (Point, error) {
 	if err != nil {
 		return Point{}, ErrInvalidPoint
 	}
-	// An identity point from the wire is an error (INTEROP-NOTES.md, OTRv4).
+	// An identity point from the wire is an error (docs/interop.md, OTRv4).
 	if g.IsEqual(&ed448Identity) || !ed448InPrimeOrderSubgroup(g) {
 		return Point{}, ErrInvalidPoint
 	}
@@ -139,7 +139,7 @@ func ParsePoint(b []byte) (Point, error) {
 
 // ed448InPrimeOrderSubgroup reports whether [q]P is the identity.
 //
-// Pitfalls in the Go building blocks (INTEROP-NOTES.md): circl's ScalarMult
+// Pitfalls in the Go building blocks (docs/interop.md): circl's ScalarMult
 // drops torsion and its Scalar reduces q to 0, so "[q]P == I" through circl
 // proves nothing. Instead this computes [2^446]P and [c]P, c = 2^446 - q, by
 // right-to-left double-and-add with circl's point addition, which is complete
@@ -235,7 +235,7 @@ type Scalar struct {
 
 // ParseScalar decodes a SCALAR: exactly 57 bytes little-endian. Unlike the
 // spec's decoding (and otr4j) it does not reduce: it returns
-// [ErrInvalidScalar] for zero and for values >= q. INTEROP-NOTES.md (OTRv4):
+// [ErrInvalidScalar] for zero and for values >= q. docs/interop.md (OTRv4):
 // this library rejects both cleanly; otr4j only ever sends reduced scalars,
 // so strictness costs no interop.
 func ParseScalar(b []byte) (Scalar, error) {

@@ -11,7 +11,7 @@ import (
 // TestEd448SMPVectors checks that this package's primitives reproduce the
 // values of smp.json that are pure Ed448 arithmetic: fingerprints, the
 // secret derivation (64-byte KDF output reduced mod q, not pruned:
-// INTEROP-NOTES.md, "Double ratchet"), the random scalars, and SMP message
+// docs/interop.md, "Double ratchet"), the random scalars, and SMP message
 // 1 (G2a = G*a2, c2 = HashToScalar(0x01 || G*r2), d2 = r2 - a2*c2, and the
 // same for G3a with 0x02). The SMP state machine itself lives elsewhere.
 func TestEd448SMPVectors(t *testing.T) {

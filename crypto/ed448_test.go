@@ -181,7 +181,7 @@ func v4Encode(P *goldilocks.Point) []byte {
 }
 
 // TestParsePointTorsion proves that the subgroup check rejects points of
-// order 2 and 4 and mixed points P+T (INTEROP-NOTES.md, "Pitfalls in the Go
+// order 2 and 4 and mixed points P+T (docs/interop.md, "Pitfalls in the Go
 // building blocks"), where circl's own ScalarMult by q would let them pass.
 func TestParsePointTorsion(t *testing.T) {
 	T2 := v4TorsionPoint(t, "fe"+strings.Repeat("ff", 27)+"fe"+strings.Repeat("ff", 27)+"00") // (0, -1)
@@ -250,7 +250,7 @@ func ed448JSONScalarDecoding(t *testing.T) {
 	f := v4LoadEd448(t)
 	for i, v := range f.ScalarDecoding {
 		t.Run(fmt.Sprintf("%d", i), func(t *testing.T) {
-			// Deliberately stricter than otr4j (INTEROP-NOTES.md): only
+			// Deliberately stricter than otr4j (docs/interop.md): only
 			// 0 < s < q is accepted; otr4j reduces anything.
 			want := v4BigFromLE(v.Encoding).Cmp(v4BigFromLE(ed448Q[:])) < 0 && v4BigFromLE(v.Encoding).Sign() > 0
 			s, err := ParseScalar(v.Encoding)
@@ -572,7 +572,7 @@ func TestRedacted(t *testing.T) {
 // the file, a subtest per section and per vector): the curve constants, the
 // RFC 8032 and extra EdDSA cases, ECDH key generation and shared secrets,
 // point decoding and scalar decoding (where we are deliberately stricter
-// than otr4j, as INTEROP-NOTES.md says, the expected verdict is ours and the
+// than otr4j, as docs/interop.md says, the expected verdict is ours and the
 // test says why).
 func TestOTR4JEd448JSON(t *testing.T) {
 	t.Run("constants", ed448JSONConstants)

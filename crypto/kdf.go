@@ -54,7 +54,7 @@ func KDF(dst []byte, usage KDFUsage, values ...[]byte) {
 }
 
 // HashToScalar returns HWC(usage || values..., 57) read as a little-endian
-// integer and reduced mod q (INTEROP-NOTES.md, OTRv4: "HashToScalar reads the
+// integer and reduced mod q (docs/interop.md, OTRv4: "HashToScalar reads the
 // 57-byte SHAKE-256 output little-endian and reduces mod q").
 func HashToScalar(usage KDFUsage, values ...[]byte) Scalar {
 	var h [57]byte

@@ -26,7 +26,7 @@ type RingSignature struct {
 
 // ParseRingSignature decodes a RING-SIG: six SCALARs, each rejected by
 // [ParseScalar] if zero or not below q. otr4j reduces such scalars instead
-// (INTEROP-NOTES.md, OTRv4: this library is deliberately stricter).
+// (docs/interop.md, OTRv4: this library is deliberately stricter).
 func ParseRingSignature(b []byte) (RingSignature, error) {
 	var sig RingSignature
 	if len(b) != RingSignatureSize {
@@ -57,7 +57,7 @@ func (sig *RingSignature) Bytes() [RingSignatureSize]byte {
 }
 
 // ringChallenge computes c = HashToScalar(usage_auth || G || q || A1 || A2 ||
-// A3 || T1 || T2 || T3 || DATA(m)). INTEROP-NOTES.md, OTRv4 ("Ring signature
+// A3 || T1 || T2 || T3 || DATA(m)). docs/interop.md, OTRv4 ("Ring signature
 // challenge"): m is length-prefixed (DATA) and q is written as 57 bytes
 // little-endian, unreduced, as otr4j does.
 func ringChallenge(A, T *[3][PointSize]byte, m []byte) Scalar {

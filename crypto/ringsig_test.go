@@ -146,7 +146,7 @@ func TestRingSigVectors(t *testing.T) {
 					if strings.Contains(vc.Comment, "+ q") {
 						// "c1 replaced by c1 + q": otr4j reduces and accepts;
 						// this library rejects scalars >= q by design
-						// (INTEROP-NOTES.md, OTRv4).
+						// (docs/interop.md, OTRv4).
 						want = false
 						if !errors.Is(err, ErrInvalidScalar) {
 							t.Errorf("%s: error = %v, want ErrInvalidScalar", vc.Comment, err)

@@ -196,7 +196,7 @@ func TestSMP3Proofs(t *testing.T) {
 	}
 
 	// A zero exponent gives a valid proof for the element 1, which only the
-	// range check of ParseSMP3Element keeps out (attacks.md S1).
+	// range check of ParseSMP3Element keeps out (docs/threats.md S1).
 	zero := NewSMP3Secret(nil)
 	c, d, _ = SMP3ProveLog(r, 3, zero)
 	one := &SMP3Element{otr3MustNat([]byte{1}, otr3P)}

@@ -125,7 +125,7 @@ func (p *ClientProfile) Equal(o *ClientProfile) bool { return bytes.Equal(p.enco
 
 // signedBytes returns what the EdDSA profile signature covers: the encoded
 // fields in the fixed order 1, 2, 3, 4, 5, (6), (7), without the field count,
-// whatever order they arrived in (INTEROP-NOTES.md, "Client profile": otr4j
+// whatever order they arrived in (docs/interop.md, "Client profile": otr4j
 // rejects a reordered profile signed in received order).
 func (p *ClientProfile) signedBytes() []byte {
 	var out []byte
@@ -136,7 +136,7 @@ func (p *ClientProfile) signedBytes() []byte {
 }
 
 // transitionalSignedBytes returns what the transitional DSA signature
-// covers: fields 1 to 6 in order (INTEROP-NOTES.md, "Client profile").
+// covers: fields 1 to 6 in order (docs/interop.md, "Client profile").
 func (p *ClientProfile) transitionalSignedBytes() []byte {
 	var out []byte
 	for typ := fieldInstanceTag; typ <= fieldDSAKey; typ++ {
@@ -198,7 +198,7 @@ func (p *ClientProfile) encodeFields() {
 	}
 	p.fields[fieldInstanceTag] = field(fieldInstanceTag, func(b *cryptobyte.Builder) { b.AddUint32(p.instanceTag) })
 	p.fields[fieldIdentityKey] = field(fieldIdentityKey, func(b *cryptobyte.Builder) {
-		// INTEROP-NOTES.md, "Client profile": the key type is little-endian.
+		// docs/interop.md, "Client profile": the key type is little-endian.
 		b.AddUint8(pubkeyTypeEd448 & 0xff)
 		b.AddUint8(pubkeyTypeEd448 >> 8)
 		k := p.identityKey.Bytes()
@@ -371,7 +371,7 @@ func (p *ClientProfile) readField(s *cryptobyte.String, typ uint16) error {
 		}
 		var lo, hi uint8
 		var enc []byte
-		// INTEROP-NOTES.md, "Client profile": the key type is little-endian.
+		// docs/interop.md, "Client profile": the key type is little-endian.
 		if !s.ReadUint8(&lo) || !s.ReadUint8(&hi) || !s.ReadBytes(&enc, otrcrypto.PointSize) {
 			return malformedProfile("short public key")
 		}
@@ -429,7 +429,7 @@ func checkVersions(v string) error {
 }
 
 // Validate checks a received profile (OTRv4 spec, "Validating a Client
-// Profile", and INTEROP-NOTES.md, "Client profile"): the EdDSA signature over
+// Profile", and docs/interop.md, "Client profile"): the EdDSA signature over
 // the fields in canonical order, the instance tag (at least 0x100 and equal
 // to senderTag, the sender instance tag of the message that carried the
 // profile), that it has not expired at now, that the versions contain "4"

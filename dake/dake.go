@@ -57,7 +57,7 @@ type Config struct {
 	// InstanceTag is our instance tag (at least 0x100).
 	InstanceTag uint32
 	// AccountID and PeerAccountID are the transport identifiers of our
-	// account and of the contact; both enter phi (INTEROP-NOTES.md, "DAKE"),
+	// account and of the contact; both enter phi (docs/interop.md, "DAKE"),
 	// so both sides must use the same two strings.
 	AccountID, PeerAccountID string
 	// Profile is our client profile; its identity key must be Identity's.
@@ -233,7 +233,7 @@ func (d *DAKE) Wipe() { d.setState(StateStart, nil, nil) }
 // Start begins a DAKE as bob (the party that received the query message):
 // it returns the Identity message and moves to WAITING_AUTH_R, from any
 // state (OTRv4 spec, "Starting a conversation interactively"). Its receiver
-// instance tag is 0 (INTEROP-NOTES.md, "DAKE").
+// instance tag is 0 (docs/interop.md, "DAKE").
 func (d *DAKE) Start() (Result, error) {
 	our, err := generateEphemeral(d.cfg.Rand)
 	if err != nil {
@@ -305,7 +305,7 @@ func (d *DAKE) Receive(h otrencoding.Header, body []byte, now time.Time) (Result
 	}
 	switch h.Type {
 	case otrencoding.MsgIdentity:
-		// The receiver tag of an Identity message is 0 (INTEROP-NOTES.md).
+		// The receiver tag of an Identity message is 0 (docs/interop.md).
 		if h.Receiver != 0 && h.Receiver != d.cfg.InstanceTag {
 			return Result{}, ErrUnexpectedMessage
 		}
@@ -348,7 +348,7 @@ func (d *DAKE) receiveIdentity(h otrencoding.Header, m *IdentityMessage, now tim
 		return Result{}, err
 	}
 	if d.state == StateWaitingAuthR {
-		// Simultaneous start (INTEROP-NOTES.md, "DAKE"): as otr4j, compare
+		// Simultaneous start (docs/interop.md, "DAKE"): as otr4j, compare
 		// plain SHAKE-256(MPI(B), 32) of both Identity messages; the greater
 		// keeps its own and resends its Identity message, the other answers
 		// the peer's.
@@ -366,7 +366,7 @@ func (d *DAKE) receiveIdentity(h otrencoding.Header, m *IdentityMessage, now tim
 		return Result{Send: bytes.Clone(d.wAuthI.authR)}, nil
 	}
 	// A new Identity message in WAITING_AUTH_I is answered with fresh key
-	// material rather than the same Auth-R (INTEROP-NOTES.md, "DAKE").
+	// material rather than the same Auth-R (docs/interop.md, "DAKE").
 	our, err := generateEphemeral(d.cfg.Rand)
 	if err != nil {
 		return Result{}, err
@@ -490,7 +490,7 @@ func mix(our *ephemeral, theirECDH *otrcrypto.Point, theirDH *otrcrypto.DH3072Pu
 }
 
 // hashMPI returns plain SHAKE-256(MPI(B), 32), without the "OTRv4" prefix
-// or a usage ID, as otr4j compares Identity messages (INTEROP-NOTES.md).
+// or a usage ID, as otr4j compares Identity messages (docs/interop.md).
 func hashMPI(B *otrcrypto.DH3072PublicKey) []byte { return hashMPIBytes(B.Bytes()) }
 
 func hashMPIBytes(v []byte) []byte {

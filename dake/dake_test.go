@@ -250,7 +250,7 @@ func TestDAKETransitions(t *testing.T) {
 			}
 			// A duplicate of the Identity message we answered gets the same
 			// Auth-R (else the peer's Auth-I for it would be orphaned); a new
-			// one gets fresh key material (INTEROP-NOTES.md, "DAKE").
+			// one gets fresh key material (docs/interop.md, "DAKE").
 			if tc.name == "waiting-auth-i/identity again (same Auth-R)" && !bytes.Equal(r.Send, authR.Send) {
 				t.Errorf("answered a duplicate Identity with a new Auth-R")
 			}

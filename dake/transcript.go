@@ -14,7 +14,7 @@ import (
 )
 
 // phiInput builds the shared session state phi is hashed from.
-// INTEROP-NOTES.md, "DAKE": by role, not sorted: sender's instance tag,
+// docs/interop.md, "DAKE": by role, not sorted: sender's instance tag,
 // receiver's instance tag, sender's first ECDH public key, sender's first DH
 // public key (MPI), receiver's first ECDH, receiver's first DH, then
 // DATA(sender's account id) and DATA(receiver's account id). The sender is
@@ -70,7 +70,7 @@ func authT(authI bool, bobProfile, aliceProfile []byte, Y, X *otrcrypto.Point, B
 
 // sharedSecret mixes the ECDH and DH shared secrets (OTRv4 spec, "Shared
 // Secrets"): brace_key = KDF(usage_third_brace_key || k_dh, 32), with k_dh
-// the minimal big-endian integer (INTEROP-NOTES.md, "Double ratchet"), and
+// the minimal big-endian integer (docs/interop.md, "Double ratchet"), and
 // K = KDF(usage_shared_secret || K_ecdh || brace_key, 64).
 func sharedSecret(kECDH *[otrcrypto.PointSize]byte, kDH []byte) (K [64]byte, braceKey [32]byte) {
 	otrcrypto.KDF(braceKey[:], otrcrypto.UsageThirdBraceKey, kDH)

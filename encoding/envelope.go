@@ -96,13 +96,13 @@ const (
 	// so the caller can reject it cleanly.
 	fragmentPrefixV2 = "?OTR,"
 
-	// whitespaceBase starts every whitespace tag (otr3.md, "Tagged plaintext
+	// whitespaceBase starts every whitespace tag (OTR3 spec, "Tagged plaintext
 	// messages").
 	whitespaceBase = " \t  \t\t\t\t \t \t \t  "
 	whitespaceV1   = " \t \t  \t "
 	whitespaceV2   = "  \t\t  \t "
 	whitespaceV3   = "  \t\t  \t\t"
-	// whitespaceV4 is from otrv4.md, "Whitespace Tags".
+	// whitespaceV4 is from OTRv4 spec, "Whitespace Tags".
 	whitespaceV4 = "  \t\t \t  "
 )
 
@@ -120,8 +120,8 @@ func ParseEnvelope(msg string) (Envelope, error) {
 	case strings.HasPrefix(msg, fragmentPrefix), strings.HasPrefix(msg, fragmentPrefixV2):
 		return Envelope{Kind: KindFragment}, nil
 	case strings.HasPrefix(msg, errorPrefix):
-		// Only at the start: otrv4.md, "OTR Error Messages", forbids
-		// embedding it in another message, although otr3.md allows it.
+		// Only at the start: OTRv4 spec, "OTR Error Messages", forbids
+		// embedding it in another message, although the OTR3 spec allows it.
 		text := strings.TrimPrefix(msg[len(errorPrefix):], " ")
 		return Envelope{Kind: KindError, Text: text}, nil
 	}
@@ -150,7 +150,7 @@ func parseEncoded(rest string) (Envelope, error) {
 }
 
 // parseQuery finds the first query string in msg: "?OTR" followed by "?"
-// (version 1), "v" and a version list ending in "?", or both (otr3.md, "OTR
+// (version 1), "v" and a version list ending in "?", or both (OTR3 spec, "OTR
 // Query Messages"). Unknown version identifiers are ignored. A version list
 // without its closing "?" offers nothing.
 func parseQuery(msg string) (Envelope, bool) {

@@ -26,7 +26,7 @@ func TestParseEnvelope(t *testing.T) {
 		{name: "error not at start", in: "hi ?OTR Error: x", want: Envelope{Kind: KindPlaintext, Text: "hi ?OTR Error: x"}},
 		{name: "lower case", in: "?otrv3?", want: Envelope{Kind: KindPlaintext, Text: "?otrv3?"}},
 
-		// Queries (otr3.md, "OTR Query Messages"; INTEROP-NOTES.md).
+		// Queries (OTR3 spec, "OTR Query Messages"; docs/interop.md).
 		{name: "v1 only", in: "?OTR?", want: Envelope{Kind: KindQuery, Versions: V1}},
 		{name: "v2", in: "?OTRv2?", want: Envelope{Kind: KindQuery, Versions: V2}},
 		{name: "v3", in: "?OTRv3?", want: Envelope{Kind: KindQuery, Versions: V3}},
@@ -48,7 +48,7 @@ func TestParseEnvelope(t *testing.T) {
 		{name: "unterminated list", in: "?OTRv34", want: Envelope{Kind: KindQuery, Text: "34"}},
 		{name: "query with tag", in: "?OTRv3?" + tagV3, want: Envelope{Kind: KindQuery, Versions: V3, Text: tagV3}},
 
-		// Whitespace tags (otr3.md, "Tagged plaintext messages"; otrv4.md, "Whitespace Tags").
+		// Whitespace tags (OTR3 spec, "Tagged plaintext messages"; OTRv4 spec, "Whitespace Tags").
 		{name: "tag v3 at end", in: "hi" + tagV3, want: Envelope{Kind: KindPlaintext, Versions: V3, Text: "hi"}},
 		{name: "tag v3 v4 at start", in: WhitespaceTag(V3|V4) + "hi", want: Envelope{Kind: KindPlaintext, Versions: V3 | V4, Text: "hi"}},
 		{name: "tag v4 v3 order", in: "a" + whitespaceBase + whitespaceV4 + whitespaceV3 + "b", want: Envelope{Kind: KindPlaintext, Versions: V3 | V4, Text: "ab"}},

@@ -9,8 +9,8 @@ import (
 // MsgType is the type byte of an encoded protocol message.
 type MsgType uint8
 
-// Message types of OTR3 (otr3.md) and of the OTRv4 interactive DAKE
-// (otrv4.md; INTEROP-NOTES.md, "OTRv4").
+// Message types of OTR3 (OTR3 spec) and of the OTRv4 interactive DAKE
+// (OTRv4 spec; docs/interop.md, "OTRv4").
 const (
 	MsgDHCommit  MsgType = 0x02
 	MsgData      MsgType = 0x03
@@ -95,7 +95,7 @@ func Marshal(h Header, body interface{ Marshal(*cryptobyte.Builder) }) []byte {
 	return bytesOf(&b)
 }
 
-// DHCommit is the body of the OTR3 D-H Commit message (otr3.md, "D-H Commit
+// DHCommit is the body of the OTR3 D-H Commit message (OTR3 spec, "D-H Commit
 // Message"): DATA encrypted g^x, DATA hashed g^x (SHA-256, 32 bytes).
 type DHCommit struct {
 	EncryptedGX []byte
@@ -204,7 +204,7 @@ func (m *Sig) Unmarshal(body []byte) error {
 // the message silently if it cannot decrypt or verify it.
 const FlagIgnoreUnreadable = 0x01
 
-// DataMessage is the body of the OTR3 Data message (otr3.md, "Data
+// DataMessage is the body of the OTR3 Data message (OTR3 spec, "Data
 // Message"): BYTE flags, INT sender keyid, INT recipient keyid, MPI next DH
 // public key, CTR (8 bytes), DATA encrypted message, MAC (20 bytes), DATA old
 // MAC keys. Key ids and the counter are not checked here.
@@ -308,7 +308,7 @@ func (m *SignedKey) Unmarshal(b []byte) error {
 }
 
 // MarshalMB returns the input of the AKE's MAC M_B: MPI gx, MPI gy, PUBKEY
-// pub, INT keyID (otr3.md, "Reveal Signature Message"). For M_A pass g^y
+// pub, INT keyID (OTR3 spec, "Reveal Signature Message"). For M_A pass g^y
 // first and g^x second, as the spec orders them there.
 func MarshalMB(gx, gy []byte, pub *DSAPublicKey, keyID uint32) []byte {
 	var b cryptobyte.Builder

@@ -204,7 +204,7 @@ func TestMarshalMessage(t *testing.T) {
 	}
 }
 
-// TestDataMessageLayout checks the exact bytes of otr3.md, "Data Message".
+// TestDataMessageLayout checks the exact bytes of OTR3 spec, "Data Message".
 func TestDataMessageLayout(t *testing.T) {
 	h := Header{Version: Version3, Type: MsgData, Sender: 0x11111111, Receiver: 0x22222222}
 	m := DataMessage{

@@ -7,13 +7,13 @@ import (
 )
 
 // TLV is a type/length/value record carried after the NUL in the plaintext
-// of a data message (otr3.md, "Data Message").
+// of a data message (OTR3 spec, "Data Message").
 type TLV struct {
 	Type  uint16
 	Value []byte
 }
 
-// TLV types of OTR3 (otr3.md, "Data Message").
+// TLV types of OTR3 (OTR3 spec, "Data Message").
 const (
 	TLVPadding      = 0
 	TLVDisconnected = 1

@@ -19,7 +19,7 @@ func TestParsePlaintext(t *testing.T) {
 		{name: "empty", in: ""},
 		{name: "text only", in: hex.EncodeToString([]byte("hello")), wantMsg: "hello"},
 		{name: "text and NUL", in: "6869" + "00", wantMsg: "hi"},
-		// The two TLV examples of otr3.md, "Data Message".
+		// The two TLV examples of OTR3 spec, "Data Message".
 		{name: "disconnected", in: "00" + "00010000", wantTLVs: []TLV{{Type: TLVDisconnected, Value: []byte{}}}},
 		{name: "padding hello", in: "6869" + "00" + "000000056865" + "6c6c6f", wantMsg: "hi",
 			wantTLVs: []TLV{{Type: TLVPadding, Value: []byte("hello")}}},

@@ -60,7 +60,7 @@ func readDataInPlace(s *cryptobyte.String, out *[]byte) bool {
 // ReadMPI reads an MPI (a DATA holding an unsigned big-endian integer) into
 // out, a fresh copy. It reports false if s is too short or the encoding is not
 // minimal: a leading zero byte is rejected, zero itself is the empty value
-// (otr3.md, "Data types": "MPIs must use the minimum-length encoding").
+// (OTR3 spec, "Data types": "MPIs must use the minimum-length encoding").
 func ReadMPI(s *cryptobyte.String, out *[]byte) bool {
 	var v []byte
 	if !ReadData(s, &v) || (len(v) > 0 && v[0] == 0) {
@@ -108,7 +108,7 @@ func bytesOf(b *cryptobyte.Builder) []byte {
 // PubkeyTypeDSA is the OTR3 public key type of a DSA key.
 const PubkeyTypeDSA = 0x0000
 
-// DSAPublicKey is the OTR3 DSA public key, "PUBKEY" in otr3.md: SHORT type
+// DSAPublicKey is the OTR3 DSA public key, "PUBKEY" in the OTR3 spec: SHORT type
 // 0x0000, then MPI p, q, g and y. The fields are unsigned big-endian integers
 // of minimal length; nothing here checks that they form a valid DSA key.
 type DSAPublicKey struct {
@@ -132,7 +132,7 @@ func (k *DSAPublicKey) Bytes() []byte {
 }
 
 // Fingerprint returns the OTR3 fingerprint of k: SHA-1 over its PUBKEY
-// encoding without the 2-byte key type (otr3.md, "Public keys, signatures,
+// encoding without the 2-byte key type (OTR3 spec, "Public keys, signatures,
 // and fingerprints"). Formatting it for display is up to the caller.
 func (k *DSAPublicKey) Fingerprint() [20]byte {
 	return sha1.Sum(k.Bytes()[2:])

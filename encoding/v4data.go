@@ -13,7 +13,7 @@ const (
 	AuthenticatorLen = 64
 )
 
-// DataMessage4 is the body of the OTRv4 Data message (otrv4.md, "Data
+// DataMessage4 is the body of the OTRv4 Data message (OTRv4 spec, "Data
 // Message Format"; the layout otr4j writes, as in dake.json and
 // ratchet.json): BYTE flags, INT previous chain message number (pn), INT
 // ratchet id, INT message id, POINT public ECDH key, MPI public DH key

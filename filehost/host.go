@@ -44,7 +44,7 @@ const (
 	policiesName = "policies.json"
 )
 
-// minInstanceTag is the smallest valid instance tag (otr3.md, "Instance
+// minInstanceTag is the smallest valid instance tag (OTR3 spec, "Instance
 // Tags").
 const minInstanceTag = 0x100
 

@@ -13,9 +13,9 @@ import (
 // libotr's own heartbeat (otr3_test.go's TestHeartbeat covers ours).
 // libotr sends it from otrl_message_receiving after it decrypts a data
 // message when its context's lastsent is more than 60 seconds old
-// (INTEROP-NOTES, "Heartbeat"): an empty data message flagged
+// (docs/interop.md, "Heartbeat"): an empty data message flagged
 // IGNORE_UNREADABLE. libotr reads time(NULL), so instead of waiting the
-// test moves lastsent back with Peer.AgeLastSent. otr3.md, "Receiving a
+// test moves lastsent back with Peer.AgeLastSent. OTR3 spec, "Receiving a
 // Data Message": we take it silently, with no error, nothing for the user
 // and no answer, and the session goes on.
 func TestLibotrHeartbeat(t *testing.T) {

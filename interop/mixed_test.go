@@ -635,7 +635,7 @@ func mustLib(t *testing.T) func([]string, error) []string {
 	}
 }
 
-// OTR3 message types in the encoded header (otr3.md, "Protocol messages").
+// OTR3 message types in the encoded header (OTR3 spec, "Protocol messages").
 const (
 	typeDHCommit = 0x02
 	typeDHKey    = 0x0a

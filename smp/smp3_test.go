@@ -149,7 +149,7 @@ func TestSMP3Run(t *testing.T) {
 			if tr.m1Type != wantType {
 				t.Errorf("message 1 type = %d, want %d", tr.m1Type, wantType)
 			}
-			// Role swap on the same machines (attacks.md S2).
+			// Role swap on the same machines (docs/threats.md S2).
 			swapped := Secret3(fpB3, fpA3, ssid3, []byte("correct horse"))
 			tr = run3(t, testRand3(byte(i+100)), &bob, &alice, swapped, swapped, "")
 			if tr.alice != Succeeded || tr.bob != Succeeded {
@@ -160,7 +160,7 @@ func TestSMP3Run(t *testing.T) {
 }
 
 // TestSMP3MITM: Mallory relays SMP TLVs between an Alice–Mallory and a
-// Mallory–Bob session; Alice and Bob type the same secret (attacks.md S2).
+// Mallory–Bob session; Alice and Bob type the same secret (docs/threats.md S2).
 func TestSMP3MITM(t *testing.T) {
 	r := testRand3(50)
 	// Alice thinks she talks to Mallory's key in session ssid3; Bob sees
@@ -332,7 +332,7 @@ func replaceMPI3(t testing.TB, payload []byte, n, i int, v []byte) []byte {
 }
 
 // TestSMP3Cheaters substitutes out-of-range elements and exponents
-// (attacks.md S1) in every message: the receiver must never succeed and
+// (docs/threats.md S1) in every message: the receiver must never succeed and
 // must abort.
 func TestSMP3Cheaters(t *testing.T) {
 	s := newStates3(t)
@@ -384,7 +384,7 @@ func TestSMP3Cheaters(t *testing.T) {
 				})
 			}
 		}
-		// Malformed payloads (attacks.md P4).
+		// Malformed payloads (docs/threats.md P4).
 		bad := map[string][]byte{
 			"empty":      nil,
 			"count 0":    {0, 0, 0, 0},
@@ -517,7 +517,7 @@ func TestSMP3CallerErrors(t *testing.T) {
 }
 
 // TestSMP3RandomnessUse: every random exponent is 192 bytes (1536 bits,
-// attacks.md S4).
+// docs/threats.md S4).
 func TestSMP3RandomnessUse(t *testing.T) {
 	secret := Secret3(fpA3, fpB3, ssid3, []byte("pw"))
 	var alice, bob SMP3
@@ -572,7 +572,7 @@ func BenchmarkSMP3Run(b *testing.B) {
 
 // TestSMP3ZeroExponentResponder: Mallory answers with b2 = 0, so g2b = 1
 // with a valid proof, g2 = 1 and Qb = g1^r4 independent of any secret
-// (attacks.md S1). Without the range check Alice would succeed; she must
+// (docs/threats.md S1). Without the range check Alice would succeed; she must
 // see Cheated.
 func TestSMP3ZeroExponentResponder(t *testing.T) {
 	r := testRand3(93)

@@ -59,7 +59,7 @@ func smp4SecretInput(initiatorFP, responderFP [56]byte, ssid [8]byte, userSecret
 // as raw bytes (UTF-8 text in the spec; any normalisation is the host's
 // choice). Both sides pass the initiator's fingerprint first.
 //
-// INTEROP-NOTES.md (OTRv4): "SMP secret (otr4j): 64 bytes of KDF output, not
+// docs/interop.md (OTRv4): "SMP secret (otr4j): 64 bytes of KDF output, not
 // pruned, reduced mod q (the spec says 57 bytes, pruned)": this follows
 // otr4j, checked against smp.json. The result is secret: Wipe it when done.
 func SMP4Secret(initiatorFP, responderFP [56]byte, ssid [8]byte, userSecret []byte) otrcrypto.Scalar {
@@ -342,7 +342,7 @@ func (s *SMP4) Receive(rand io.Reader, tlvType uint16, payload []byte) (Outcome,
 	case TypeAbort:
 		// TLV type 6: "If you receive a TLV of this type, you should change
 		// the SMP state to 'SMPSTATE_EXPECT1'"; never answer it with an
-		// abort (INTEROP-NOTES.md: two peers would loop forever).
+		// abort (docs/interop.md: two peers would loop forever).
 		if s.state == smp4Expect1 {
 			return Outcome{Result: Ignored}, nil
 		}
@@ -369,7 +369,7 @@ func (s *SMP4) receiveMsg1(payload []byte) Outcome {
 		return s.abort(Cheated)
 	}
 	s.reset()
-	// The question is untrusted text (attacks.md S5): passed on as it came.
+	// The question is untrusted text (docs/threats.md S5): passed on as it came.
 	q := string(m.question)
 	s.state, s.pending = smp4Expect1Pending, &smp4Pending{g2a: m.g2a, g3a: m.g3a, question: q}
 	return Outcome{Result: NeedSecret, Question: q}

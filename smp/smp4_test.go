@@ -147,7 +147,7 @@ func TestSMP4Run(t *testing.T) {
 			if tr.alice != tc.wantAlice || tr.bob != tc.wantBob {
 				t.Errorf("alice %v, bob %v; want %v, %v", tr.alice, tr.bob, tc.wantAlice, tc.wantBob)
 			}
-			// attacks.md S2, role swap: the responder starts the next run
+			// docs/threats.md S2, role swap: the responder starts the next run
 			// on the same machines (the initiator's fingerprint first).
 			tr = run4(t, r, &bob, &alice, secret4(fpB4, fpA4, ssid4, tc.secretB), secret4(fpB4, fpA4, ssid4, tc.secretA), tc.question)
 			if tr.alice != tc.wantBob || tr.bob != tc.wantAlice {
@@ -159,7 +159,7 @@ func TestSMP4Run(t *testing.T) {
 
 // TestSMP4MITM: Mallory sits between Alice and Bob (two sessions, each with
 // Mallory's fingerprint and its own SSID) and relays the SMP TLVs. Alice
-// and Bob type the same secret: both must see failure (attacks.md S2).
+// and Bob type the same secret: both must see failure (docs/threats.md S2).
 func TestSMP4MITM(t *testing.T) {
 	// Alice's session is with Mallory (fpM4, ssid4); Bob's session is with
 	// Mallory posing as Alice (fpM4, ssid4b).
@@ -269,7 +269,7 @@ func stateName4(s smp4State) string {
 }
 
 // TestSMP4StateMatrix: every (state, TLV type) pair, with the honest
-// message of that type (attacks.md S3).
+// message of that type (docs/threats.md S3).
 func TestSMP4StateMatrix(t *testing.T) {
 	s := newStates4(t)
 	const none = uint16(0xFFFF)
@@ -358,7 +358,7 @@ func TestSMP4StateMatrix(t *testing.T) {
 	}
 }
 
-// Encodings that ParsePoint must reject (attacks.md D1), computed with
+// Encodings that ParsePoint must reject (docs/threats.md D1), computed with
 // Python from the curve equation: y = 1, y = p-1, y = 0 with either sign,
 // -G (on the curve, order 2q), y = p+1 (non-canonical identity), y = 2 (off
 // the curve).
@@ -446,7 +446,7 @@ func expectCheated(t *testing.T, s *states4, typ uint16, payload []byte) {
 
 // TestSMP4InvalidValues puts every invalid point and scalar encoding in
 // every field of every message, and truncates and extends every message:
-// each is Cheated (attacks.md S1, D1, P4).
+// each is Cheated (docs/threats.md S1, D1, P4).
 func TestSMP4InvalidValues(t *testing.T) {
 	s := newStates4(t)
 	for typ := TypeMsg1; typ <= TypeMsg4; typ++ {
@@ -508,7 +508,7 @@ func TestSMP4BadProofs(t *testing.T) {
 
 // TestSMP4ZeroExponentCheater: a mallory that uses a zero exponent (so a
 // point is the identity) and builds the matching proof never reaches
-// success (attacks.md S1).
+// success (docs/threats.md S1).
 func TestSMP4ZeroExponentCheater(t *testing.T) {
 	s := newStates4(t)
 	var zero otrcrypto.Scalar
@@ -700,7 +700,7 @@ func TestSMP4MaxQuestion(t *testing.T) {
 }
 
 // TestSMP4RandomnessUse: each step reads 57 bytes per random scalar
-// (attacks.md S4).
+// (docs/threats.md S4).
 func TestSMP4RandomnessUse(t *testing.T) {
 	var alice, bob SMP4
 	x := secret4(fpA4, fpB4, ssid4, "s")

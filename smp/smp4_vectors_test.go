@@ -9,8 +9,9 @@ import (
 	"github.com/otrgo/otr/internal/vectors"
 )
 
-// smp.json: otr4j's SMP4 runs (testdata/vectors/otrv4/smp.json, copied as
-// it is from shared/vectors; source: otr4j commit 10cdeff).
+// smp.json: otr4j's SMP4 runs (testdata/vectors/otrv4/smp.json, copied
+// unchanged from the otr4j-generated vectors, see
+// testdata/vectors/otrv4/README.md; source: otr4j commit 10cdeff).
 type smp4VectorFile struct {
 	Vectors []smp4Vector `json:"vectors"`
 }

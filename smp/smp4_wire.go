@@ -76,7 +76,7 @@ func smp4ReadPoint(s *cryptobyte.String, p *otrcrypto.Point) bool {
 }
 
 // smp4ReadScalar reads a SCALAR. ParseScalar rejects zero and values >= q
-// where the spec (and otr4j) would reduce: INTEROP-NOTES.md (OTRv4), "A zero
+// where the spec (and otr4j) would reduce: docs/interop.md (OTRv4), "A zero
 // scalar ... from the wire is an error"; otr4j only sends reduced scalars.
 func smp4ReadScalar(s *cryptobyte.String, x *otrcrypto.Scalar) bool {
 	var v []byte

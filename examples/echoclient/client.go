@@ -14,7 +14,7 @@ import (
 	"github.com/otrgo/otr"
 )
 
-// smpSecret is the secret echo clients answer SMP with (INTEROP-NOTES,
+// smpSecret is the secret echo clients answer SMP with (docs/interop.md,
 // "The echonetwork test network").
 const smpSecret = "Password!"
 

@@ -1,5 +1,5 @@
 // Command echoclient is an OTR client for the echonetwork test network
-// (spec/INTEROP-NOTES.md, "The echonetwork test network"), built on
+// (docs/interop.md, "The echonetwork test network"), built on
 // github.com/otrgo/otr. Its relay is examples/echoserver; otr4j and otrr
 // have clients for the same network, so it is a way to test OTR libraries
 // against each other.

@@ -7,7 +7,7 @@
 // the address is the destination; to a client, it is the originator, as the
 // "ip:port" of its connection seen by the relay. There is no registration or
 // acknowledgement: frames to unknown addresses are dropped
-// (spec/INTEROP-NOTES.md, "The echonetwork test network").
+// (docs/interop.md, "The echonetwork test network").
 //
 // Usage:
 //

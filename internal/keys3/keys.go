@@ -1,6 +1,6 @@
 // Package keys3 keeps the encrypted-message state of one OTR version 3
 // conversation: the two most recent D-H key pairs of each side, key rotation,
-// counters and the MAC keys waiting to be revealed (otr3.md, "Key
+// counters and the MAC keys waiting to be revealed (OTR3 spec, "Key
 // Management", "Data Message", "Revealing MAC keys").
 //
 // Every received message is checked completely before anything changes: a
@@ -27,7 +27,7 @@ var (
 	ErrCounter = errors.New("keys3: counter exhausted")
 )
 
-// pairKeys are the session keys of one (our key, their key) pair, otr3.md
+// pairKeys are the session keys of one (our key, their key) pair, OTR3 spec
 // "Computing AES keys, MAC keys, and the secure session id".
 type pairKeys struct {
 	secbytes         []byte // MPI(s), kept for the extra symmetric key
@@ -193,7 +193,7 @@ func (s *State) pair(i, j int) (*pairKeys, error) {
 }
 
 // Encrypt builds a data message carrying plaintext (already holding any
-// TLVs) under header h, otr3.md "When you send a Data Message". It returns
+// TLVs) under header h, OTR3 spec, "When you send a Data Message". It returns
 // the encoded message (header included) and the extra symmetric key of the
 // key pair used.
 func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]byte, [32]byte, error) {
@@ -248,7 +248,7 @@ type Decrypted struct {
 
 // Decrypt verifies and decrypts a data message m (its ciphertext in place),
 // whose authenticated part
-// (header through encrypted message, as received) is auth; otr3.md "When
+// (header through encrypted message, as received) is auth; OTR3 spec, "When
 // you receive a Data Message". The state changes only if everything
 // verified.
 func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, error) {
@@ -345,7 +345,7 @@ func (s *State) Decrypt(auth []byte, m *otrencoding.DataMessage) (Decrypted, err
 }
 
 // forget drops a row of pair keys, queueing used receiving MAC keys for
-// revelation (otr3.md, "Revealing MAC keys").
+// revelation (OTR3 spec, "Revealing MAC keys").
 func (s *State) forget(row *[2]*pairKeys) {
 	for k := range row {
 		s.forgetOne(&row[k])
@@ -365,7 +365,7 @@ func (s *State) forgetOne(pp **pairKeys) {
 }
 
 // SendExtraKey returns the extra symmetric key of the key pair that the next
-// sent message will use (otr3.md, "Extra symmetric key"; INTEROP-NOTES: per
+// sent message will use (OTR3 spec, "Extra symmetric key"; docs/interop.md: per
 // data-message key pair, as libotr).
 func (s *State) SendExtraKey() ([32]byte, error) {
 	if s.ours[0] == nil {

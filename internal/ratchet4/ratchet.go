@@ -1,14 +1,14 @@
 // Package ratchet4 keeps the encrypted-message state of one OTRv4
 // conversation: the double ratchet with its 3072-bit DH brace key, the
 // skipped-message-key store and the MAC keys waiting to be revealed
-// (otrv4.md, "Key Management", "The double ratchet algorithm", "Data
+// (OTRv4 spec, "Key Management", "The double ratchet algorithm", "Data
 // Exchange", "Revealing MAC Keys", "Session Expiration").
 //
 // It serves the otr package (github.com/otrgo/otr); its API may change.
 //
 // Every received message is processed on temporaries and committed only
 // after its authenticator verified: a rejected message leaves the state
-// exactly as it was (INTEROP-NOTES.md, "Double ratchet": "message numbers
+// exactly as it was (docs/interop.md, "Double ratchet": "message numbers
 // are unauthenticated until then"). Two things outside the ratchet state are
 // exempt: the last receiving ratchet step computed for a message that did
 // not verify, kept so that a repeat costs nothing, and the count of such
@@ -18,7 +18,7 @@
 // Names follow the spec: i, j, k, pn, root_key (root), chain_key_s/r
 // (chainS, chainR), brace_key (braceKey), K_ecdh (kECDH), k_dh (kDH),
 // MKenc, MKmac. The ratchet counter i and the ratchet ids on the wire follow
-// otr4j, which INTEROP-NOTES.md and the vectors make binding: i grows by one
+// otr4j, which docs/interop.md and the vectors make binding: i grows by one
 // on every sending and every receiving ratchet step, a message carries
 // ratchet id i-1 of its sender (0 for both parties' first chains), and a
 // new 3072-bit DH key is made on every ratchet whose id is a multiple of 3.
@@ -77,7 +77,7 @@ const (
 	RoleAlice Role = iota + 1
 	// RoleBob sent the Identity message and Auth-I. The first ratchet gives
 	// him the receiving chain, and he rotates his sending keys at once
-	// (INTEROP-NOTES.md, "Double ratchet").
+	// (docs/interop.md, "Double ratchet").
 	RoleBob
 )
 
@@ -100,7 +100,7 @@ const (
 	DefaultUnverifiedRatchetInterval = time.Minute
 )
 
-// Options tunes the skipped-message-key store (otrv4.md, "Deletion of
+// Options tunes the skipped-message-key store (OTRv4 spec, "Deletion of
 // Stored Message Keys") and the work spent on messages not yet verified.
 // The zero value means the defaults.
 type Options struct {
@@ -166,7 +166,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Config is what the DAKE hands over to start the double ratchet (otrv4.md,
+// Config is what the DAKE hands over to start the double ratchet (OTRv4 spec,
 // "Interactive DAKE Overview", the double ratchet initialization; dake.json
 // double_ratchet_init).
 type Config struct {
@@ -189,7 +189,7 @@ type Config struct {
 }
 
 // skippedKey is a stored message key of a message that has not arrived yet:
-// MKenc and the extra symmetric key (otrv4.md, "When you receive a Data
+// MKenc and the extra symmetric key (OTRv4 spec, "When you receive a Data
 // Message": "Store MKenc, extra_sym_key"). The chain key itself is never
 // kept, so a compromised store reveals no later message.
 type skippedKey struct {
@@ -258,7 +258,7 @@ type work struct {
 // chain key from prev_root_key = KDF(usage_first_root_key || SharedSecret,
 // 64). Alice's chain is her sending chain, Bob's his receiving chain; Bob
 // then makes his first sending ratchet step at once, reading fresh keys from
-// cfg.Rand (INTEROP-NOTES.md, "Double ratchet"; dake.json).
+// cfg.Rand (docs/interop.md, "Double ratchet"; dake.json).
 func New(cfg Config) (*State, error) {
 	if cfg.Role != RoleAlice && cfg.Role != RoleBob {
 		return nil, errors.New("ratchet4: unknown role")
@@ -308,8 +308,8 @@ func New(cfg Config) (*State, error) {
 
 // mix computes K = KDF(usage_shared_secret || K_ecdh || brace_key, 64) and
 // the new brace key: KDF(usage_third_brace_key || k_dh, 32) when a DH pair
-// is given, else KDF(usage_brace_key || prevBrace, 32) (otrv4.md, "Shared
-// Secrets"; k_dh enters as a minimal big-endian integer, INTEROP-NOTES.md,
+// is given, else KDF(usage_brace_key || prevBrace, 32) (OTRv4 spec, "Shared
+// Secrets"; k_dh enters as a minimal big-endian integer, docs/interop.md,
 // "Double ratchet").
 func mix(ourECDH *otrcrypto.ECDHPrivateKey, theirECDH *otrcrypto.Point, ourDH *otrcrypto.DH3072PrivateKey,
 	theirDH *otrcrypto.DH3072PublicKey, prevBrace *[32]byte) (K [64]byte, braceKey [32]byte, err error) {
@@ -351,7 +351,7 @@ func messageKeys(ck *[64]byte) (mkEnc, mkMAC, extra [64]byte) {
 }
 
 // extraKey is KDF(usage_extra_symm_key || 0xFF || chain_key, 64)
-// (INTEROP-NOTES.md, "Double ratchet").
+// (docs/interop.md, "Double ratchet").
 func extraKey(ck *[64]byte) (extra [64]byte) {
 	otrcrypto.KDF(extra[:], otrcrypto.UsageExtraSymmKey, []byte{0xff}, ck[:])
 	return extra
@@ -372,7 +372,7 @@ func nextChainKey(ck *[64]byte) {
 
 // xorChaCha20 encrypts or decrypts with ChaCha20 (IETF) keyed with the first
 // 32 bytes of MKenc and a zero nonce: every message key is used once, so the
-// fixed nonce is safe (otrv4.md, "When you send a Data Message").
+// fixed nonce is safe (OTRv4 spec, "When you send a Data Message").
 func xorChaCha20(mkEnc *[64]byte, in []byte) []byte {
 	var nonce [chacha20.NonceSize]byte
 	c, err := chacha20.NewUnauthenticatedCipher(mkEnc[:chacha20.KeySize], nonce[:])
@@ -390,7 +390,7 @@ func authenticator(mkMAC *[64]byte, authenticated []byte) (tag [64]byte) {
 	return tag
 }
 
-// rotateSending is the sending ratchet step (otrv4.md, "Rotating ECDH Keys
+// rotateSending is the sending ratchet step (OTRv4 spec, "Rotating ECDH Keys
 // and Brace Key as sender", "When you send a Data Message": "Given a new DH
 // Ratchet"). On error the state is unchanged.
 func (s *State) rotateSending() error {
@@ -445,7 +445,7 @@ func (s *State) rotateSending() error {
 	s.pn = s.j
 	s.j = 0
 	s.rotate = false
-	// otrv4.md, "Revealing MAC Keys": "The first data message sent every
+	// OTRv4 spec, "Revealing MAC Keys": "The first data message sent every
 	// ratchet reveals them". otr4j collects them at the ratchet step.
 	s.reveal = append(s.reveal, s.pending...)
 	s.pending = nil
@@ -454,7 +454,7 @@ func (s *State) rotateSending() error {
 
 // Encrypt builds the data message carrying plaintext (the message with its
 // NUL and TLVs already appended) under header h, whose version and type it
-// sets to 4 and Data (otrv4.md, "When you send a Data Message"). If we have
+// sets to 4 and Data (OTRv4 spec, "When you send a Data Message"). If we have
 // received the peer's new keys since our last ratchet step, it first makes a
 // sending ratchet step with fresh keys from the Rand of New. It returns the
 // encoded message (header included) and the extra symmetric key of the
@@ -486,7 +486,7 @@ func (s *State) Encrypt(h otrencoding.Header, flags uint8, plaintext []byte) ([]
 		Ciphertext: xorChaCha20(&mkEnc, plaintext),
 	}
 	// A message carries our DH public key exactly when its ratchet id is a
-	// multiple of 3 (INTEROP-NOTES.md, "Double ratchet"; dake.json).
+	// multiple of 3 (docs/interop.md, "Double ratchet"; dake.json).
 	if s.sendI%3 == 0 {
 		m.DH = s.ourDHPub
 	}
@@ -522,7 +522,7 @@ type Decrypted struct {
 }
 
 // Decrypt verifies and decrypts payload, a whole encoded OTRv4 Data message
-// as received (otrv4.md, "When you receive a Data Message"). Instance tags
+// as received (OTRv4 spec, "When you receive a Data Message"). Instance tags
 // are the caller's business. now dates the skipped keys stored and expires
 // old ones (Options.MaxSkippedAge) and the window of
 // Options.MaxUnverifiedRatchets. The state changes only if the
@@ -911,7 +911,7 @@ func (s *State) findSkipped(ratchetID, messageID uint32) int {
 }
 
 // evict deletes stored keys older than MaxSkippedAge and the oldest beyond
-// MaxSkipped, queueing their MAC keys for revelation (otrv4.md, "Revealing
+// MaxSkipped, queueing their MAC keys for revelation (OTRv4 spec, "Revealing
 // MAC Keys": "when the storage of message keys gets deleted").
 func (s *State) evict(now time.Time) int {
 	dropped := 0
@@ -1033,7 +1033,7 @@ func (s *State) PendingMACCount() int { return len(s.reveal) + len(s.pending) }
 // RevealPending makes the next message we send carry every MAC key not yet
 // revealed, without waiting for our next ratchet step. Revealing the MAC
 // key of a message already verified is always safe; a receiver that never
-// writes would otherwise hold one key per message read. (otrv4.md,
+// writes would otherwise hold one key per message read. (OTRv4 spec,
 // "Revealing MAC Keys", reveals them with the first message of each
 // ratchet; a heartbeat that reveals them earlier changes nothing for the
 // peer, which only publishes what it receives.)
@@ -1057,7 +1057,7 @@ func (s *State) PendingMACKeys() []byte {
 	return out
 }
 
-// RevealAll prepares the last message of the session (otrv4.md, "Session
+// RevealAll prepares the last message of the session (OTRv4 spec, "Session
 // Expiration", step 1, the Disconnected TLV): it derives the MAC keys of all
 // stored skipped message keys, deletes those keys, and makes the next
 // message Encrypt produces carry every MAC key not yet revealed. It returns

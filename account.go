@@ -180,6 +180,9 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if keys == nil {
 		return nil, ErrNilKeys
 	}
+	if keys.wiped {
+		return nil, ErrKeysWiped
+	}
 	if keys.dsa == nil && !keys.HasV4() {
 		return nil, ErrNoKey
 	}

@@ -243,6 +243,17 @@ func TestMisuseErrors(t *testing.T) {
 	if _, err := otr.NewAccount("alice", nil, &otr.MemoryHost{}, nil); !errors.Is(err, otr.ErrNilKeys) {
 		t.Errorf("nil keys: %v", err)
 	}
+	wiped, err := otr.GenerateKeys(seeded(731))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wiped.Wipe()
+	if _, err := otr.NewAccount("alice", wiped, &otr.MemoryHost{}, nil); !errors.Is(err, otr.ErrKeysWiped) {
+		t.Errorf("wiped keys: %v", err)
+	}
+	if _, err := wiped.MarshalBinary(); !errors.Is(err, otr.ErrKeysWiped) {
+		t.Errorf("MarshalBinary of wiped keys: %v", err)
+	}
 	acct, err := otr.NewAccount("alice", keys(t, 0), &otr.MemoryHost{}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ type PrivateKeys struct {
 	dsa      *otrcrypto.DSAPrivateKey
 	identity *otrcrypto.EdDSAPrivateKey // OTRv4 long-term key
 	forging  *otrcrypto.EdDSAPrivateKey // OTRv4 forging key (its public point is published)
+	wiped    bool                       // Wipe ran: the keys are zero and unusable
 }
 
 // GenerateKeys makes new identity keys for both protocol versions from
@@ -138,6 +139,9 @@ const (
 func (k *PrivateKeys) MarshalBinary() ([]byte, error) {
 	if k == nil || (k.dsa == nil && !k.HasV4()) {
 		return nil, errors.New("otr: no keys")
+	}
+	if k.wiped {
+		return nil, ErrKeysWiped
 	}
 	var d []byte
 	if k.dsa != nil {
@@ -302,6 +306,7 @@ func (k *PrivateKeys) Wipe() {
 	if k.forging != nil {
 		k.forging.Wipe()
 	}
+	k.wiped = true
 }
 
 // String returns "[redacted]".

@@ -103,6 +103,7 @@ var (
 	ErrForgotten          = errors.New("otr: session forgotten (Account.Forget): take a new one from Account.Session")
 	ErrEmptyID            = errors.New("otr: empty account or contact identifier")
 	ErrNilKeys            = errors.New("otr: nil private keys")
+	ErrKeysWiped          = errors.New("otr: private keys were wiped")
 	ErrNoVersion          = errors.New("otr: the policy allows no protocol version our keys can speak")
 )
 

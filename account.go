@@ -29,6 +29,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Policy is the account's policy; zero means DefaultPolicy.
 	Policy Policy
+	// Mode is the OTRv4 operating mode (zero: ModeOTRv3Compatible). The
+	// always-encrypted modes override any policy that conflicts with them
+	// (the account's, a PolicyHost's, Session.SetPolicy's): see Mode.
+	Mode Mode
 	// MaxBufferedFragments caps the bytes of incomplete fragmented messages
 	// buffered across all sessions of the account; 0 means 32 MiB. When it
 	// is full, the contact holding the most loses its oldest incomplete
@@ -128,6 +132,7 @@ type Account struct {
 	now     func() time.Time
 	log     *slog.Logger
 	policy  Policy
+	mode    Mode
 	tag     uint32
 	budget  *fragment.Budget
 	fp3     Fingerprint // ours, OTR3 (nil without a DSA key)
@@ -207,6 +212,16 @@ func NewAccount(localID string, keys *PrivateKeys, host Host, opts *Options) (*A
 	if a.policy == 0 {
 		a.policy = DefaultPolicy
 	}
+	switch o.Mode {
+	case ModeOTRv3Compatible, ModeOTRv4Standalone, ModeOTRv4InteractiveOnly:
+	default:
+		return nil, fmt.Errorf("otr: unknown mode %v", o.Mode)
+	}
+	if o.Mode.alwaysEncrypted() && !keys.HasV4() {
+		return nil, fmt.Errorf("%w: %v needs the OTRv4 keys", ErrNoKey, o.Mode)
+	}
+	a.mode = o.Mode
+	a.policy = a.mode.constrain(a.policy)
 	max := o.MaxBufferedFragments
 	if max <= 0 {
 		max = 32 << 20
@@ -335,7 +350,7 @@ func (a *Account) Session(contact string) *Session {
 	policy := a.policy
 	if ph, ok := a.host.(PolicyHost); ok {
 		if p, ok := ph.Policy(contact); ok {
-			policy = p
+			policy = a.mode.constrain(p)
 		}
 	}
 	a.mu.Lock()

@@ -63,6 +63,11 @@ func (s *Session) receive(o *out, wire string) error {
 	case otrencoding.KindPlaintext:
 		return s.receivePlaintext(o, env)
 	case otrencoding.KindQuery:
+		if s.acct.mode.alwaysEncrypted() {
+			// OTRv4-standalone mode: "Receiving a Query Message" is ignored.
+			s.acct.log.Debug("otr: query ignored in an always-encrypted mode", "contact", s.contact)
+			return nil
+		}
 		// OTR3 spec, "Receiving a Query Message"; docs/interop.md, "Version
 		// negotiation": prefer 4 when both sides allow it.
 		return s.startBest(o, env.Versions)

@@ -152,11 +152,12 @@ func newSession(a *Account, contact string, p Policy) *Session {
 // Contact returns the contact's transport identifier.
 func (s *Session) Contact() string { return s.contact }
 
-// SetPolicy changes the session's policy from now on.
+// SetPolicy changes the session's policy from now on, as the account's
+// Mode allows it (see Mode).
 func (s *Session) SetPolicy(p Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.policy = p
+	s.policy = s.acct.mode.constrain(p)
 }
 
 // Policy returns the session's policy.
@@ -264,6 +265,12 @@ func (s *Session) query(o *out) error {
 	v := s.versions()
 	if v == 0 {
 		return ErrNoVersion
+	}
+	if s.acct.mode.alwaysEncrypted() {
+		// OTRv4-standalone: no query messages; a conversation begins with
+		// an Identity message.
+		s.queryTries++
+		return s.startDAKE(o)
 	}
 	o.plain(otrencoding.QueryMessage(v, ""), true)
 	s.exchangeAt = s.acct.now()

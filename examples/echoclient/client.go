@@ -190,7 +190,7 @@ func (c *client) transmit(msgs []otr.Message) error {
 	return nil
 }
 
-// send sends text to contact's instance (0: the current one).
+// send sends text to contact's instance (0: the default one).
 func (c *client) send(contact string, instance uint32, text string) error {
 	return c.do(contact, func(s *otr.Session) (otr.Result, error) { return s.Send(instance, text) })
 }
@@ -200,7 +200,7 @@ func (c *client) start(contact string) error {
 	return c.do(contact, func(s *otr.Session) (otr.Result, error) { return s.Start() })
 }
 
-// startSMP starts SMP with contact's instance (0: current), with an
+// startSMP starts SMP with contact's instance (0: the default one), with an
 // optional question.
 func (c *client) startSMP(contact string, instance uint32, secret, question string) error {
 	return c.do(contact, func(s *otr.Session) (otr.Result, error) {
@@ -208,7 +208,7 @@ func (c *client) startSMP(contact string, instance uint32, secret, question stri
 	})
 }
 
-// answerSMP answers the SMP request of contact's instance (0: current).
+// answerSMP answers the SMP request of contact's instance (0: the one waiting).
 func (c *client) answerSMP(contact string, instance uint32, secret string) error {
 	return c.do(contact, func(s *otr.Session) (otr.Result, error) {
 		return s.AnswerSMP(instance, []byte(secret))

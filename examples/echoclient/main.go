@@ -80,7 +80,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c.printf("account %s, instance tag %08x, fingerprint %s, policy %s", c.acct.LocalID(), c.acct.InstanceTag(), c.acct.Fingerprint(), p)
+	c.printf("account %s, instance tag %08x, fingerprints OTR3 %s, OTRv4 %s, policy %s", c.acct.LocalID(), c.acct.InstanceTag(), c.acct.Fingerprint(), c.acct.Fingerprint4(), p)
 
 	done := make(chan error, 1)
 	go func() { done <- c.run() }()

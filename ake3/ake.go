@@ -174,10 +174,10 @@ func (a *AKE) Start(rand io.Reader) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	var r [16]byte
-	if _, err := io.ReadFull(rand, r[:]); err != nil {
+	r, err := drawR(rand)
+	if err != nil {
 		dh.Wipe()
-		return Reply{}, fmt.Errorf("ake3: reading randomness: %w", err)
+		return Reply{}, err
 	}
 	a.Wipe()
 	a.ourDH, a.r = dh, r
@@ -188,6 +188,28 @@ func (a *AKE) Start(rand io.Reader) (Reply, error) {
 	a.commit = &otrencoding.DHCommit{EncryptedGX: enc, HashedGX: h[:]}
 	a.state = StateAwaitingDHKey
 	return Reply{otrencoding.MsgDHCommit, a.commit}, nil
+}
+
+// drawR draws the AKE's r (otr3.md, "D-H Commit Message": a random 128-bit
+// value), again as long as its top four bits are zero. otr.js 0.2.16 turns
+// the r we reveal into its AES key through a hex string without leading
+// zeros (see otrjsKey), so for r < 2^124 it decrypts our g^x under another
+// key and refuses the exchange ("Hashed g^x does not match"), one exchange
+// in 16. Avoiding those r costs nothing measurable: r is uniform over
+// 15*2^124 values, 127.9 bits instead of 128, and it only hides g^x until
+// the peer's D-H Key message arrives; one start in 16 reads 16 more random
+// bytes.
+func drawR(rand io.Reader) ([16]byte, error) {
+	var r [16]byte
+	for {
+		if _, err := io.ReadFull(rand, r[:]); err != nil {
+			clear(r[:])
+			return r, fmt.Errorf("ake3: reading randomness: %w", err)
+		}
+		if r[0]>>4 != 0 {
+			return r, nil
+		}
+	}
 }
 
 // PendingCommit returns our D-H Commit while its answer is awaited
@@ -298,14 +320,8 @@ func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Repl
 	if a.state != StateAwaitingRevealSig {
 		return nil, nil, ErrIgnored
 	}
-	if len(m.RevealedKey) != 16 || len(a.theirCommit.EncryptedGX) > 4+1536/8+1 {
-		return nil, nil, ErrVerify
-	}
-	// Decrypt g^x with r and check its hash.
-	gxmpi := make([]byte, len(a.theirCommit.EncryptedGX))
-	otrcrypto.AESCTR(m.RevealedKey, [8]byte{}, gxmpi, a.theirCommit.EncryptedGX)
-	h := otrcrypto.SHA256(gxmpi)
-	if !otrcrypto.Equal(h[:], a.theirCommit.HashedGX) {
+	gxmpi, ok := a.openCommit(m.RevealedKey)
+	if !ok {
 		return nil, nil, ErrVerify
 	}
 	s := cryptobyte.String(gxmpi)
@@ -337,6 +353,44 @@ func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Repl
 	a.ourDH = nil // handed over to keys
 	a.Wipe()
 	return []Reply{{otrencoding.MsgSig, &otrencoding.Sig{EncryptedSig: enc, MAC: mac}}}, keys, nil
+}
+
+// openCommit decrypts the g^x committed in their D-H Commit with the
+// revealed key r and returns it if it matches the committed hash (otr3.md,
+// "Receiving a Reveal Signature Message": "Uses r to decrypt the value of
+// g^x sent earlier" and "Verifies that HASH(g^x) matches the value sent
+// earlier").
+func (a *AKE) openCommit(r []byte) ([]byte, bool) {
+	enc := a.theirCommit.EncryptedGX
+	if len(enc) > 4+1536/8+1 {
+		return nil, false
+	}
+	gxmpi := make([]byte, len(enc))
+	if len(r) == 16 {
+		otrcrypto.AESCTR(r, [8]byte{}, gxmpi, enc)
+		if a.matchesCommit(gxmpi) {
+			return gxmpi, true
+		}
+	}
+	// Leniency for otr.js 0.2.16, which encrypts g^x under a function of r
+	// other than r itself when r < 2^124 (see otrjsKey). Only after the
+	// spec's check failed, only for such r, and exactly one other key: the
+	// one otr.js uses. The commitment stays binding: the g^x decrypted this
+	// way is accepted only if its SHA-256 is the hash the peer committed to
+	// before it saw our g^y, so the peer can no more choose g^x after the
+	// fact than with r itself (that would need a SHA-256 second preimage).
+	// What the other key weakens is the hiding of the peer's own g^x
+	// before the reveal, which is otr.js's business, not a check of ours.
+	if !otrjsDecrypt(r, gxmpi, enc) || !a.matchesCommit(gxmpi) {
+		return nil, false
+	}
+	return gxmpi, true
+}
+
+// matchesCommit reports whether SHA-256(gxmpi) is their committed hash.
+func (a *AKE) matchesCommit(gxmpi []byte) bool {
+	h := otrcrypto.SHA256(gxmpi)
+	return otrcrypto.Equal(h[:], a.theirCommit.HashedGX)
 }
 
 // otr3.md, "Receiving a Signature Message".

@@ -67,7 +67,7 @@ func TestAssemblerOTR3(t *testing.T) {
 		}},
 		{"illegal keeps buffer", []step{
 			{f: f3(1, 1, 2, "a")}, {f: f3(1, 0, 2, "z"), wantErr: ErrMalformed},
-			{f: f3(1, 3, 2, "z"), wantErr: ErrMalformed}, {f: f3(1, 2, 2, ""), wantErr: ErrMalformed},
+			{f: f3(1, 3, 2, "z"), wantErr: ErrMalformed}, {f: f3(1, 1, 2, ""), wantErr: ErrMalformed},
 			{f: f3(1, 2, 2, "b,"), wantErr: ErrMalformed},
 			{f: Fragment{Version: 2, Sender: 1, K: 2, N: 2, Piece: "z"}, wantErr: ErrMalformed},
 			{f: f3(1, 2, 2, "b"), wantMsg: "ab", wantDone: true},

@@ -21,7 +21,8 @@ import (
 // Sentinel errors, compared with errors.Is.
 var (
 	// ErrMalformed reports a fragment that does not follow the wire format
-	// or carries illegal numbers (k == 0, n == 0, k > n, an empty piece).
+	// or carries illegal numbers (k == 0, n == 0, k > n), or an empty piece
+	// anywhere but in the last fragment of several.
 	ErrMalformed = errors.New("fragment: malformed fragment")
 	// ErrLimit reports that a fragment, a message or the shared budget
 	// exceeded its limit; the affected message was dropped.
@@ -56,8 +57,9 @@ type Fragment struct {
 	Sender, Receiver uint32
 	// K is the 1-based index of this fragment and N the total, 1 <= K <= N.
 	K, N uint16
-	// Piece is this fragment's part of the encoded message: non-empty and
-	// without commas.
+	// Piece is this fragment's part of the encoded message, without commas.
+	// It is non-empty, except that the last fragment of several (K == N > 1)
+	// may carry an empty piece (twstrike/otr3 sends one).
 	Piece string
 }
 
@@ -114,13 +116,12 @@ func Parse(s string) (Fragment, error) {
 	}
 	rest = rest[1:]
 	// The piece runs to the next comma, which must end the message: encoded
-	// OTR messages are base64 and never contain a comma.
+	// OTR messages are base64 and never contain a comma. Whether it may be
+	// empty is check's business.
 	i := strings.IndexByte(rest, ',')
 	switch {
 	case i < 0:
 		return Fragment{}, malformed("missing trailing comma")
-	case i == 0:
-		return Fragment{}, malformed("empty piece")
 	case i != len(rest)-1:
 		return Fragment{}, malformed("data after the piece")
 	}
@@ -132,7 +133,9 @@ func Parse(s string) (Fragment, error) {
 }
 
 // check reports whether the numbers and piece of f are legal (OTR3 spec,
-// "Receiving Fragments": k == 0, n == 0 or k > n is an illegal fragment).
+// "Receiving Fragments": k == 0, n == 0 or k > n is an illegal fragment;
+// "Transmitting Fragments": "each piece[k] must be non-empty", but see the
+// leniency below).
 func (f *Fragment) check() error {
 	switch {
 	case f.Version != 3 && f.Version != 4:
@@ -141,7 +144,14 @@ func (f *Fragment) check() error {
 		return malformed("zero index or total")
 	case f.K > f.N:
 		return malformed("index above total")
-	case f.Piece == "":
+	case f.Piece == "" && (f.K != f.N || f.N == 1):
+		// Leniency for twstrike/otr3 (CoyIM's library), which ends a
+		// fragmented message with an empty last piece when the message
+		// length is a multiple of the piece size, e.g.
+		// "?OTR|48f4f279|d66418fc,00068,00068,,". libotr refuses it, and
+		// every long message from twstrike/otr3 would be lost; an empty last
+		// piece adds nothing to the message, so it is accepted there only.
+		// An empty piece elsewhere, or as a whole message (n == 1), is not.
 		return malformed("empty piece")
 	case strings.IndexByte(f.Piece, ',') >= 0:
 		return malformed("comma in piece")

@@ -2,6 +2,7 @@ package fragment
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -48,7 +49,15 @@ func TestParse(t *testing.T) {
 		{"negative k", "?OTR|1|2,-1,2,p,", Fragment{}, ErrMalformed},
 		{"plus k", "?OTR|1|2,+1,2,p,", Fragment{}, ErrMalformed},
 		{"empty k", "?OTR|1|2,,2,p,", Fragment{}, ErrMalformed},
+		{"empty last piece of several", "?OTR|1|2,2,2,,",
+			Fragment{Version: 3, Sender: 1, Receiver: 2, K: 2, N: 2, Piece: ""}, nil},
+		{"v4 empty last piece of several", "?OTR|3|1|2,00003,00003,,",
+			Fragment{Version: 4, ID: 3, Sender: 1, Receiver: 2, K: 3, N: 3, Piece: ""}, nil},
 		{"empty piece", "?OTR|1|2,1,2,,", Fragment{}, ErrMalformed},
+		{"empty middle piece", "?OTR|1|2,2,3,,", Fragment{}, ErrMalformed},
+		{"empty single piece", "?OTR|1|2,1,1,,", Fragment{}, ErrMalformed},
+		{"v4 empty single piece", "?OTR|3|1|2,1,1,,", Fragment{}, ErrMalformed},
+		{"v4 empty first piece", "?OTR|3|1|2,1,3,,", Fragment{}, ErrMalformed},
 		{"missing trailing comma", "?OTR|1|2,1,2,piece", Fragment{}, ErrMalformed},
 		{"missing piece and comma", "?OTR|1|2,1,2,", Fragment{}, ErrMalformed},
 		{"missing n", "?OTR|1|2,1", Fragment{}, ErrMalformed},
@@ -238,5 +247,158 @@ func BenchmarkAdd(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// twstrikeLast is the last fragment of a long message as twstrike/otr3
+// (CoyIM's library) sent it: the piece is empty.
+const twstrikeLast = "?OTR|48f4f279|d66418fc,00068,00068,,"
+
+// TestTwstrikeEmptyLastFragment reassembles a message whose last fragment
+// is twstrikeLast, in OTR3 order, and the same shape in OTRv4 in any order,
+// where a later duplicate of the last index is still refused.
+func TestTwstrikeEmptyLastFragment(t *testing.T) {
+	last, err := Parse(twstrikeLast)
+	if want := (Fragment{Version: 3, Sender: 0x48f4f279, Receiver: 0xd66418fc, K: 68, N: 68}); err != nil || last != want {
+		t.Fatalf("Parse(%q) = %+v, %v; want %+v", twstrikeLast, last, err, want)
+	}
+	if got := last.String(); got != twstrikeLast {
+		t.Errorf("String() = %q, want %q", got, twstrikeLast)
+	}
+	// Pieces 1 to 67 carry the message, 50 bytes each.
+	const room = 50
+	msg := "?OTR:" + strings.Repeat("A", 67*room-6) + "."
+	var frags []string
+	for k := 1; k <= 67; k++ {
+		frags = append(frags, fmt.Sprintf("?OTR|48f4f279|d66418fc,%05d,00068,%s,", k, msg[(k-1)*room:k*room]))
+	}
+	frags = append(frags, twstrikeLast)
+
+	t.Run("OTR3", func(t *testing.T) {
+		a := NewAssembler(Limits{}, nil)
+		for i, s := range frags {
+			f, err := Parse(s)
+			if err != nil {
+				t.Fatalf("Parse(%q) error = %v", s, err)
+			}
+			got, done, err := a.Add(f)
+			if err != nil || done != (i == len(frags)-1) {
+				t.Fatalf("Add(fragment %d) = %v, %v", i+1, done, err)
+			}
+			if done && got != msg {
+				t.Errorf("reassembled %q, want %q", got, msg)
+			}
+		}
+		if a.Incomplete() != 0 || a.Buffered() != 0 {
+			t.Errorf("after completion: %d incomplete, %d bytes", a.Incomplete(), a.Buffered())
+		}
+		// Out of sequence, the empty last piece is discarded like any other.
+		a.Add(must(t, frags[0]))
+		if _, _, err := a.Add(last); !errors.Is(err, ErrDiscarded) {
+			t.Errorf("empty last piece out of sequence: error %v, want ErrDiscarded", err)
+		}
+	})
+
+	t.Run("OTRv4", func(t *testing.T) {
+		v4 := func(k int, piece string) Fragment {
+			return Fragment{Version: 4, ID: 9, Sender: 0x48f4f279, Receiver: 0xd66418fc, K: uint16(k), N: 68, Piece: piece}
+		}
+		for _, tc := range []struct {
+			name  string
+			first Fragment // arrives before pieces 1..67
+			dup   Fragment // a later fragment with index 68
+		}{
+			{"empty, then a duplicate with content", v4(68, ""), v4(68, "XXXX")},
+			{"empty, then an empty duplicate", v4(68, ""), v4(68, "")},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := NewAssembler(Limits{}, nil)
+				add := func(f Fragment) (string, bool) {
+					t.Helper()
+					got, done, err := a.Add(f)
+					if err != nil {
+						t.Fatalf("Add(k=%d, %q) error = %v", f.K, f.Piece, err)
+					}
+					return got, done
+				}
+				add(tc.first)
+				add(tc.dup) // ignored: a filled slot is never overwritten
+				rng := rand.New(rand.NewPCG(3, 4))
+				order := rng.Perm(67)
+				for i, j := range order {
+					got, done := add(v4(j+1, msg[j*room:(j+1)*room]))
+					if done != (i == len(order)-1) {
+						t.Fatalf("complete = %v after %d of 67 pieces", done, i+1)
+					}
+					if done && got != msg {
+						t.Errorf("reassembled %d bytes, want the %d-byte message", len(got), len(msg))
+					}
+				}
+			})
+		}
+		// An empty last piece alone completes nothing.
+		a := NewAssembler(Limits{}, nil)
+		if _, done, err := a.Add(v4(68, "")); done || err != nil {
+			t.Fatalf("lone empty last piece: complete %v, error %v", done, err)
+		}
+	})
+
+	t.Run("still refused", func(t *testing.T) {
+		for _, s := range []string{
+			"?OTR|48f4f279|d66418fc,00067,00068,,", // not the last
+			"?OTR|48f4f279|d66418fc,00001,00001,,", // a whole empty message
+			"?OTR|48f4f279|d66418fc,00068,00068,",  // no piece field at all
+		} {
+			if _, err := Parse(s); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Parse(%q) error = %v, want ErrMalformed", s, err)
+			}
+		}
+		a := NewAssembler(Limits{}, nil)
+		for _, f := range []Fragment{f3(1, 1, 1, ""), f3(1, 1, 2, ""), f4(1, 1, 2, 3, ""), f4(1, 1, 1, 1, "")} {
+			if _, _, err := a.Add(f); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Add(%+v) error = %v, want ErrMalformed", f, err)
+			}
+		}
+	})
+}
+
+func must(t *testing.T, s string) Fragment {
+	t.Helper()
+	f, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestSplitNoEmptyPiece: Split never emits an empty piece, also when the
+// message length is a multiple of the room per fragment (where twstrike/otr3
+// adds an empty last fragment).
+func TestSplitNoEmptyPiece(t *testing.T) {
+	for _, version := range []int{3, 4} {
+		hdr := headerLen3
+		if version == 4 {
+			hdr = headerLen4
+		}
+		for _, room := range []int{1, 2, 3, 50, 149} {
+			for _, mult := range []int{2, 3, 5, 40, 1000} {
+				for _, msgLen := range []int{mult*room - 1, mult * room, mult*room + 1} {
+					if msgLen < 7 || msgLen <= hdr+1+room {
+						continue // too short for "?OTR:" + "." or not fragmented
+					}
+					msg := "?OTR:" + strings.Repeat("A", msgLen-6) + "."
+					frags, err := Split(msg, hdr+1+room, version, 7, 0x100, 0x101)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, s := range frags {
+						f, err := Parse(s)
+						if err != nil || f.Piece == "" {
+							t.Fatalf("v%d Split(len %d, room %d) fragment %d = %q (%v)", version, len(msg), room, i+1, s, err)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -17,6 +17,7 @@ func FuzzParse(f *testing.F) {
 		"?OTR|1|2,65536,65535,p,",
 		"?OTR|1|2,1,2,piece",
 		"?OTR,1,2,abc,",
+		"?OTR|48f4f279|d66418fc,00068,00068,,", // twstrike/otr3's empty last piece
 	} {
 		f.Add(s)
 	}

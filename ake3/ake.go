@@ -5,7 +5,7 @@
 //
 // Package ake3 serves github.com/otrgo/otr; its API may change.
 //
-// Variable names follow otr3.md ("Authenticated Key Exchange"): x, gx, y, gy,
+// Variable names follow the OTR3 spec ("Authenticated Key Exchange"): x, gx, y, gy,
 // r, c, c', m1, m2, m1', m2', M_B, X_B.
 package ake3
 
@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// State is the authentication state of otr3.md, "Authentication state".
+// State is the authentication state of OTR3 spec, "Authentication state".
 type State int
 
 // The authentication states.
@@ -167,7 +167,7 @@ func (a *AKE) Wipe() {
 	*a = AKE{key: key, origin: origin}
 }
 
-// Start begins a new exchange: otr3.md, "D-H Commit Message". It forgets any
+// Start begins a new exchange: OTR3 spec, "D-H Commit Message". It forgets any
 // exchange in progress and returns the D-H Commit message to send.
 func (a *AKE) Start(rand io.Reader) (Reply, error) {
 	dh, err := otrcrypto.GenerateDHKey(rand)
@@ -190,7 +190,7 @@ func (a *AKE) Start(rand io.Reader) (Reply, error) {
 	return Reply{otrencoding.MsgDHCommit, a.commit}, nil
 }
 
-// drawR draws the AKE's r (otr3.md, "D-H Commit Message": a random 128-bit
+// drawR draws the AKE's r (OTR3 spec, "D-H Commit Message": a random 128-bit
 // value), again as long as its top four bits are zero. otr.js 0.2.16 turns
 // the r we reveal into its AES key through a hex string without leading
 // zeros (see otrjsKey), so for r < 2^124 it decrypts our g^x under another
@@ -255,7 +255,7 @@ func (a *AKE) Receive(rand io.Reader, t otrencoding.MsgType, body []byte) ([]Rep
 	return nil, nil, ErrMalformed
 }
 
-// otr3.md, "Receiving a D-H Commit Message".
+// OTR3 spec, "Receiving a D-H Commit Message".
 func (a *AKE) receiveDHCommit(rand io.Reader, m *otrencoding.DHCommit) ([]Reply, *Keys, error) {
 	switch a.state {
 	case StateAwaitingDHKey:
@@ -283,7 +283,7 @@ func (a *AKE) receiveDHCommit(rand io.Reader, m *otrencoding.DHCommit) ([]Reply,
 	return []Reply{{otrencoding.MsgDHKey, a.dhKeySent}}, nil, nil
 }
 
-// otr3.md, "Receiving a D-H Key Message".
+// OTR3 spec, "Receiving a D-H Key Message".
 func (a *AKE) receiveDHKey(rand io.Reader, m *otrencoding.DHKey) ([]Reply, *Keys, error) {
 	switch a.state {
 	case StateAwaitingDHKey:
@@ -315,7 +315,7 @@ func (a *AKE) receiveDHKey(rand io.Reader, m *otrencoding.DHKey) ([]Reply, *Keys
 	return nil, nil, ErrIgnored
 }
 
-// otr3.md, "Receiving a Reveal Signature Message".
+// OTR3 spec, "Receiving a Reveal Signature Message".
 func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Reply, *Keys, error) {
 	if a.state != StateAwaitingRevealSig {
 		return nil, nil, ErrIgnored
@@ -356,7 +356,7 @@ func (a *AKE) receiveRevealSig(rand io.Reader, m *otrencoding.RevealSig) ([]Repl
 }
 
 // openCommit decrypts the g^x committed in their D-H Commit with the
-// revealed key r and returns it if it matches the committed hash (otr3.md,
+// revealed key r and returns it if it matches the committed hash (OTR3 spec,
 // "Receiving a Reveal Signature Message": "Uses r to decrypt the value of
 // g^x sent earlier" and "Verifies that HASH(g^x) matches the value sent
 // earlier").
@@ -393,7 +393,7 @@ func (a *AKE) matchesCommit(gxmpi []byte) bool {
 	return otrcrypto.Equal(h[:], a.theirCommit.HashedGX)
 }
 
-// otr3.md, "Receiving a Signature Message".
+// OTR3 spec, "Receiving a Signature Message".
 func (a *AKE) receiveSig(m *otrencoding.Sig) ([]Reply, *Keys, error) {
 	if a.state != StateAwaitingSig {
 		return nil, nil, ErrIgnored
@@ -468,7 +468,7 @@ func verifySignedKey(enc []byte, mac [20]byte, c, m1, m2, theirPub, ourPub []byt
 	return pub, x.KeyID, nil
 }
 
-// akeKeys are the values of otr3.md, "Computing AES keys, MAC keys, and the
+// akeKeys are the values of OTR3 spec, "Computing AES keys, MAC keys, and the
 // secure session id": h2(b) = SHA256(b || secbytes).
 type akeKeys struct {
 	ssid             [8]byte

@@ -101,7 +101,7 @@ func TestExchange(t *testing.T) {
 	}
 }
 
-// TestTransitions drives every (state, message) pair of otr3.md's state
+// TestTransitions drives every (state, message) pair of the OTR3 spec's state
 // machine and checks the next state and the reply.
 func TestTransitions(t *testing.T) {
 	// Messages from an unrelated exchange (fresh keys) to feed in.

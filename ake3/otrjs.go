@@ -23,10 +23,10 @@ import (
 // Below 2^120 it is shorter than 16 bytes and CryptoJS's AES runs its key
 // schedule with a fractional key size (cryptojsAESCTR). Both ends of an
 // otr.js pair apply the same function, so otr.js works with itself; with a
-// peer that follows otr3.md it fails whenever r < 2^124, one exchange in 16.
+// peer that follows OTR3 spec it fails whenever r < 2^124, one exchange in 16.
 
 // otrjsKey returns the key otr.js 0.2.16 derives from the revealed key r,
-// which is either the 16 bytes otr3.md prescribes or, as otr.js sends it, the
+// which is either the 16 bytes OTR3 spec prescribes or, as otr.js sends it, the
 // minimal big-endian encoding of r. ok is false when otr.js's key would be
 // r itself (r >= 2^124) or r is not in one of those forms (empty, zero,
 // longer than 16 bytes, shorter with a leading zero byte).

@@ -9,7 +9,7 @@ import (
 )
 
 // Default limits. MaxFragment and MaxMessage are those of otr4j (2024) and
-// otrr (attacks.md F1); MaxMessage is lowered to MaxContactBytes, so by
+// otrr (docs/threats.md F1); MaxMessage is lowered to MaxContactBytes, so by
 // default no message above 4 MiB is reassembled.
 const (
 	DefaultMaxFragment     = 250 << 10 // 250 KiB
@@ -314,7 +314,7 @@ type result struct {
 // Add never checks instance tags against the local instance, and does not
 // look at the reassembled message: the caller checks that it is an encoded
 // "?OTR:" message of the fragment's version and never feeds it back into
-// fragment handling (attacks.md F3).
+// fragment handling (docs/threats.md F3).
 func (a *Assembler) Add(f Fragment) (msg string, complete bool, err error) {
 	if err := f.check(); err != nil {
 		return "", false, err
@@ -414,7 +414,7 @@ func (a *Assembler) add4(k key, b *buffer, f Fragment, piece string) result {
 			return result{err: fmt.Errorf("%w: OTRv4 fragment total changed", ErrDiscarded)}
 		}
 		if _, dup := b.slots[f.K]; dup {
-			// A filled slot is never overwritten (attacks.md F2).
+			// A filled slot is never overwritten (docs/threats.md F2).
 			return result{}
 		}
 	} else if f.N == 1 {
@@ -446,7 +446,7 @@ func (a *Assembler) single(piece string) result {
 
 // store makes room for piece in b, the message k of n pieces (nil: a new
 // message), and charges it, creating b if needed. The caller stores the
-// piece. Limits are checked before anything is stored (attacks.md F1). If
+// piece. Limits are checked before anything is stored (docs/threats.md F1). If
 // the message cannot take the piece, store drops it and returns ErrLimit.
 func (a *Assembler) store(k key, b *buffer, n uint16, piece string) (*buffer, error) {
 	size, held, c := len(piece), int64(0), int64(len(piece))+pieceOverhead

@@ -282,7 +282,7 @@ func TestAssemblerSweepAndResetOTR3(t *testing.T) {
 }
 
 // TestAssemblerFlood feeds fragment 1 of 65535 and then many large middle
-// fragments (attacks.md F1): the buffer stays below its caps.
+// fragments (docs/threats.md F1): the buffer stays below its caps.
 func TestAssemblerFlood(t *testing.T) {
 	b := NewBudget(64 << 10)
 	a := NewAssembler(Limits{MaxMessage: 32 << 10}, b)

@@ -9,7 +9,7 @@
 //	OTRv4: ?OTR|identifier|sender|receiver,k,n,piece,
 //
 // This package does not check instance tags against the local instance:
-// that is the caller's job (attacks.md P6), done before [Assembler.Add].
+// that is the caller's job (docs/threats.md P6), done before [Assembler.Add].
 package fragment
 
 import (
@@ -177,7 +177,7 @@ func (f Fragment) String() string {
 //
 // If maxSize <= 0 or len(msg) <= maxSize, Split returns []string{msg}
 // unchanged. Otherwise every fragment carries a non-empty piece
-// (INTEROP-NOTES.md: never send an empty piece, even when len(msg) is a
+// (docs/interop.md: never send an empty piece, even when len(msg) is a
 // multiple of the piece size). Split returns an error wrapping ErrLimit if
 // maxSize cannot carry one byte of payload or more than [MaxFragments]
 // fragments would be needed, and one wrapping ErrMalformed if msg contains
@@ -268,7 +268,7 @@ func appendDec5(b []byte, v uint16) []byte {
 }
 
 // parseHex reads 1 to 8 hex digits (either case) from the start of s.
-// INTEROP-NOTES.md: libotr pads to 8 digits, otr.js does not pad; accept both.
+// docs/interop.md: libotr pads to 8 digits, otr.js does not pad; accept both.
 func parseHex(s string) (v uint32, rest string, ok bool) {
 	i := 0
 	for ; i < len(s); i++ {
@@ -300,9 +300,9 @@ func hexValue(c byte) (byte, bool) {
 }
 
 // parseDec reads 1 to 5 decimal digits with a value of at most 65535 from
-// the start of s. INTEROP-NOTES.md: libotr writes %05u, otr.js does not pad;
+// the start of s. docs/interop.md: libotr writes %05u, otr.js does not pad;
 // accept both. No sign is allowed, and a 16-bit range check replaces the
-// wrapping of a %hu conversion (attacks.md F2).
+// wrapping of a %hu conversion (docs/threats.md F2).
 func parseDec(s string) (v uint16, rest string, ok bool) {
 	var x uint32
 	i := 0

@@ -414,7 +414,7 @@ func (r *jsRelay) checkSecure() {
 }
 
 // weQuery and theyQuery start OTR: the side that receives the query sends
-// the D-H Commit (otr3.md, "Receiving plaintext with/without the
+// the D-H Commit (OTR3 spec, "Receiving plaintext with/without the
 // whitespace tag" and "Query messages").
 func (r *jsRelay) weQuery()   { r.t.Helper(); r.fromUs(r.sess.Start()) }
 func (r *jsRelay) theyQuery() { r.t.Helper(); r.js(jsRequest{Op: "query"}) }

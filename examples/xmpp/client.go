@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/otrgo/otr"
+	"github.com/otrgo/otr/filehost"
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -108,10 +109,12 @@ type client struct {
 	pmu sync.Mutex // serializes printing
 }
 
-// xmppHost is the client's otr.Host: the state directory, with the max
-// message size the server allows per contact.
+// xmppHost is the client's otr.Host: the library's file-backed Host on
+// the state directory (keys, instance tag, client profile, trust and
+// policies, locked against a second process), with the max message size
+// the server allows per contact.
 type xmppHost struct {
-	*dirHost
+	*filehost.Host
 	max func(contact string) int
 }
 
@@ -135,16 +138,17 @@ func newClient(cfg config) (*client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	dh, err := openDirHost(cfg.Dir, nil)
+	dh, err := filehost.Open(cfg.Dir, nil)
 	if err != nil {
 		return nil, err
 	}
 	keys, err := dh.LoadOrGenerateKeys()
 	if err != nil {
+		dh.Close()
 		return nil, err
 	}
 	c := &client{cfg: cfg, changed: make(chan struct{}), mam: make(map[string]*[]archived), kick: make(chan struct{}, 1)}
-	c.host = &xmppHost{dirHost: dh, max: c.maxMessageSize}
+	c.host = &xmppHost{Host: dh, max: c.maxMessageSize}
 	c.acct, err = otr.NewAccount(cfg.JID.Bare().String(), keys, c.host, &otr.Options{Policy: cfg.Policy})
 	if err != nil {
 		return nil, err
@@ -155,6 +159,9 @@ func newClient(cfg config) (*client, error) {
 // maxMessageSize is the longest OTR message to contact whose stanza fits
 // the server's limit. OTR messages (base64, fragment punctuation) need no
 // XML escaping, so each byte of text is a byte of stanza.
+// close releases the state directory.
+func (c *client) close() error { return c.host.Close() }
+
 func (c *client) maxMessageSize(contact string) int {
 	envelope := outMessage{To: contact, ID: strings.Repeat("0", idLen), OTR: true}.size()
 	return max(c.cfg.StanzaLimit-envelope, 1)

@@ -102,6 +102,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer c.close()
 	c.printf("* OTR fingerprints: %s (v3), %s (v4); state in %s", c.acct.Fingerprint(), c.acct.Fingerprint4(), *dir)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

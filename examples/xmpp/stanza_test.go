@@ -107,6 +107,7 @@ func TestReceivedStanzas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.close() })
 	stanzas := []string{
 		// A sent carbon of an OTR message (from: our own bare JID, which
 		// the session clears).

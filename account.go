@@ -155,6 +155,8 @@ type Account struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
 
+	prekeyMu sync.Mutex // serializes the use and deletion of stored prekeys
+
 	profMu     sync.Mutex
 	prof       *dake.ClientProfile // our current OTRv4 client profile
 	profFailed time.Time           // when storing a renewed profile last failed
@@ -386,6 +388,7 @@ func (a *Account) Sessions() []string {
 func (a *Account) Expire() (Result, error) {
 	var res Result
 	var errs []error
+	res.Events = append(res.Events, a.deletePrekeys()...)
 	if d, ok := a.profileDeadline(); ok && !a.now().Before(d) {
 		if _, ev, err := a.clientProfile(); err != nil {
 			errs = append(errs, err)
@@ -409,6 +412,9 @@ func (a *Account) Expire() (Result, error) {
 // false when there is none.
 func (a *Account) NextDeadline() (t time.Time, ok bool) {
 	t, ok = a.profileDeadline()
+	if d, dok := a.prekeyDeadline(); dok && (!ok || d.Before(t)) {
+		t, ok = d, true
+	}
 	for _, s := range a.sessionList() {
 		if d, dok := s.deadline(); dok && (!ok || d.Before(t)) {
 			t, ok = d, true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Host is implemented by the chat client: what the library cannot know or
@@ -97,15 +98,17 @@ type TrustHost interface {
 	SetTrust(contact string, fp Fingerprint, t Trust) error
 }
 
-// MemoryHost is a [Host], [TrustHost] and [PolicyHost] that keeps
-// everything in memory, for tests and examples. Its zero value is ready to
-// use and has no message size limit.
+// MemoryHost is a [Host], [TrustHost], [PolicyHost] and [PrekeyHost]
+// that keeps everything in memory, for tests and examples. Its zero value
+// is ready to use and has no message size limit.
 type MemoryHost struct {
 	mu       sync.Mutex
 	tag      uint32
 	profile  []byte
 	trust    map[string][]KnownFingerprint
 	policies map[string]Policy
+	prekeys  map[uint32]memoryPrekey
+	shared   [2][]byte // prekey profile, shared prekey secret
 	// MaxSize is returned by MaxMessageSize for every contact.
 	MaxSize int
 }
@@ -145,6 +148,70 @@ func (h *MemoryHost) MaxMessageSize(string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.MaxSize
+}
+
+type memoryPrekey struct {
+	secret      []byte
+	deleteAfter time.Time
+}
+
+// StorePrekey implements [PrekeyHost].
+func (h *MemoryHost) StorePrekey(id uint32, secret []byte, deleteAfter time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.prekeys == nil {
+		h.prekeys = make(map[uint32]memoryPrekey)
+	}
+	if _, dup := h.prekeys[id]; dup {
+		return fmt.Errorf("otr: prekey %08x stored already", id)
+	}
+	h.prekeys[id] = memoryPrekey{bytes.Clone(secret), deleteAfter}
+	return nil
+}
+
+// Prekey implements [PrekeyHost].
+func (h *MemoryHost) Prekey(id uint32) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return bytes.Clone(h.prekeys[id].secret), nil
+}
+
+// DeletePrekey implements [PrekeyHost].
+func (h *MemoryHost) DeletePrekey(id uint32) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.prekeys[id]; ok {
+		clear(p.secret)
+		delete(h.prekeys, id)
+	}
+	return nil
+}
+
+// Prekeys implements [PrekeyHost].
+func (h *MemoryHost) Prekeys() (map[uint32]time.Time, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[uint32]time.Time, len(h.prekeys))
+	for id, p := range h.prekeys {
+		out[id] = p.deleteAfter
+	}
+	return out, nil
+}
+
+// SharedPrekey implements [PrekeyHost].
+func (h *MemoryHost) SharedPrekey() (profile, secret []byte, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return bytes.Clone(h.shared[0]), bytes.Clone(h.shared[1]), nil
+}
+
+// SetSharedPrekey implements [PrekeyHost].
+func (h *MemoryHost) SetSharedPrekey(profile, secret []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.shared[1])
+	h.shared = [2][]byte{bytes.Clone(profile), bytes.Clone(secret)}
+	return nil
 }
 
 // Policy implements [PolicyHost]: the policy set with SetPolicy.

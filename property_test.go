@@ -49,6 +49,7 @@ type propConfig struct {
 	restarts    int     // session restarts spread over the run
 	smpRuns     int     // SMP runs spread over the run
 	wantVersion int
+	offline     bool // the conversation starts offline: bob publishes a prekey ensemble, alice starts from it
 }
 
 // wmsg is one transport message in flight.
@@ -122,6 +123,30 @@ func TestPropertyConversationV4(t *testing.T) {
 	runProperty(t, cfg, 0x5eed)
 }
 
+// TestPropertyConversationOffline: the same, for a conversation started
+// offline (OTRv4's non-interactive DAKE): reordering, loss, duplication,
+// SMP runs and restarts as in an interactive one.
+func TestPropertyConversationOffline(t *testing.T) {
+	cfg := propConfig{
+		policy:      otr.AllowV3 | otr.AllowV4,
+		messages:    3000,
+		window:      6,
+		drop:        0.03,
+		dup:         0.03,
+		perFrag:     true,
+		maxSize:     400,
+		burst:       20,
+		restarts:    4,
+		smpRuns:     4,
+		wantVersion: 4,
+		offline:     true,
+	}
+	if testing.Short() {
+		cfg.messages, cfg.restarts, cfg.smpRuns = 800, 2, 2
+	}
+	runProperty(t, cfg, 0x0ff1)
+}
+
 // OTR3 counters refuse a message older than the newest seen under a key
 // pair, so OTR3 is run in order only: losses and duplicates, no reordering.
 func TestPropertyConversationV3InOrder(t *testing.T) {
@@ -155,7 +180,22 @@ func runProperty(t *testing.T, cfg propConfig, seed uint64) {
 	r.sides[1] = &propSide{p: newPeer(t, "bob", "alice", 1, seed+2, opts, cfg.maxSize)}
 	r.lastDelivered = [2]int{-1, -1}
 
-	res, err := r.sides[0].p.sess.Start()
+	var res otr.Result
+	var err error
+	if cfg.offline {
+		var ens [][]byte
+		if ens, err = r.sides[1].p.acct.MakePrekeys(1); err != nil {
+			t.Fatal(err)
+		}
+		res, err = r.sides[0].p.sess.StartOffline(otr.OfflineStart{Ensemble: ens[0]})
+		for _, ev := range res.Events {
+			if sec, ok := ev.(otr.SecureEvent); ok {
+				r.sides[0].state.Status, r.sides[0].state.SSID = otr.Encrypted, sec.SSID
+			}
+		}
+	} else {
+		res, err = r.sides[0].p.sess.Start()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/otrgo/otr/dake"
 	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/fragment"
 )
@@ -188,6 +189,11 @@ func (s *Session) receiveEncoded(o *out, payload []byte) error {
 			return s.receiveDAKE(o, h, payload, body)
 		case otrencoding.MsgData:
 			return s.receiveData4(o, h, payload)
+		case dake.MsgNonInteractiveAuth:
+			// Needs the PrekeyHost: handled once the lock is released
+			// (offline.go).
+			o.offline = payload
+			return nil
 		}
 		return &ProtocolError{Version: 4, Step: "message type", Err: ErrMalformed}
 	}

@@ -203,15 +203,19 @@ func (s *Session) call(f func(o *out) error) (Result, error) {
 		s.noteChoice(o, before)
 		return err
 	}()
+	if err == nil && o.offline != nil {
+		err = s.receiveOffline(o, o.offline)
+	}
 	s.acct.checkTrust(s, &o.res)
 	return o.res, err
 }
 
 // out collects one call's results.
 type out struct {
-	s   *Session
-	max int
-	res Result
+	s       *Session
+	max     int
+	res     Result
+	offline []byte // a Non-Interactive-Auth message to handle once the lock is released
 }
 
 func (o *out) event(e Event) { o.res.Events = append(o.res.Events, e) }

@@ -545,3 +545,17 @@ func receiveNonInteractive(cfg Config, h otrencoding.Header, body []byte, lookup
 	}
 	return keys, sk.prekeyID, nil
 }
+
+// PeekPrekeyMessageID returns the prekey message identifier of a
+// Non-Interactive-Auth message body without decoding anything else, so
+// that the caller can fetch that prekey's secrets from its store first;
+// ok is false if the body is cut short.
+func PeekPrekeyMessageID(body []byte) (id uint32, ok bool) {
+	s := cryptobyte.String(body)
+	var A []byte
+	if !skipClientProfile(&s) || !s.Skip(otrcrypto.PointSize) || !otrencoding.ReadMPI(&s, &A) ||
+		!s.Skip(otrcrypto.RingSignatureSize) || !s.ReadUint32(&id) {
+		return 0, false
+	}
+	return id, true
+}

@@ -306,6 +306,57 @@ func New(cfg Config) (*State, error) {
 	return s, nil
 }
 
+// NewNonInteractive starts the double ratchet after the non-interactive
+// DAKE (OTRv4 spec, "Non-Interactive DAKE Overview", "Initializes the
+// double-ratchet"; docs/offline.md, "Double ratchet"): both sides set the
+// root key KDF(usage_root_key || K, 64) and one chain key
+// KDF(usage_chain_key || K, 64), alice's sending chain and bob's receiving
+// chain; there is no first root key and no mix of first keys. Alice
+// (RoleAlice) passes her first key pairs as OurECDH and OurDH and sends at
+// once on her chain; bob (RoleBob) passes none (his prekeys are used up)
+// and makes a DH ratchet step before his first message. Their keys are the
+// peer's: bob's prekeys for alice, alice's first public keys for bob.
+func NewNonInteractive(cfg Config) (*State, error) {
+	switch {
+	case cfg.Role != RoleAlice && cfg.Role != RoleBob:
+		return nil, errors.New("ratchet4: unknown role")
+	case cfg.TheirDH == nil || cfg.Rand == nil:
+		return nil, errors.New("ratchet4: missing key or random source")
+	case cfg.Role == RoleAlice && (cfg.OurECDH == nil || cfg.OurDH == nil):
+		return nil, errors.New("ratchet4: alice needs her first keys")
+	case cfg.Role == RoleBob && (cfg.OurECDH != nil || cfg.OurDH != nil):
+		return nil, errors.New("ratchet4: bob has no first keys after a non-interactive DAKE")
+	case cfg.TheirECDH.IsIdentity():
+		return nil, fmt.Errorf("%w: invalid ECDH key", ErrMalformed)
+	}
+	s := &State{
+		rand:      cfg.Rand,
+		opts:      cfg.Options.withDefaults(),
+		theirECDH: cfg.TheirECDH,
+		theirDH:   cfg.TheirDH,
+	}
+	s.theirECDHBytes = pointBytes(&s.theirECDH)
+	var chain [64]byte
+	otrcrypto.KDF(s.root[:], otrcrypto.UsageRootKey, cfg.SharedSecret[:])
+	otrcrypto.KDF(chain[:], otrcrypto.UsageChainKey, cfg.SharedSecret[:])
+	defer clear(chain[:])
+	if cfg.Role == RoleAlice {
+		s.ourECDH, s.ourDH = cfg.OurECDH, cfg.OurDH
+		s.ourDHPub = cfg.OurDH.Public().Bytes()
+		s.ourECDHBytes = ourECDHPub(s.ourECDH)
+		s.chainS = chain
+		return s, nil
+	}
+	s.chainR = chain
+	s.haveRecv = true
+	s.rotate = true
+	if err := s.rotateSending(); err != nil {
+		s.Wipe()
+		return nil, err
+	}
+	return s, nil
+}
+
 // mix computes K = KDF(usage_shared_secret || K_ecdh || brace_key, 64) and
 // the new brace key: KDF(usage_third_brace_key || k_dh, 32) when a DH pair
 // is given, else KDF(usage_brace_key || prevBrace, 32) (OTRv4 spec, "Shared

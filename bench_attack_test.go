@@ -67,8 +67,8 @@ func newVictim(b *testing.B, opts *otr.Options) *victim {
 	v.alice = newPeer(b, "alice", "bob", 0, 201, opts, 0)
 	v.bob = newPeer(b, "bob", "alice", 1, 202, opts, 0)
 	secure(b, v.alice, v.bob)
-	v.mallory4 = newPeer(b, "alice", "bob", 2, 203, nil, 0)
-	v.mallory3 = newPeer(b, "alice", "bob", 2, 204, &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV4}, 0)
+	v.mallory4 = newPeer(b, "alice", "bob", 2, 203, &otr.Options{Now: opts.Now}, 0)
+	v.mallory3 = newPeer(b, "alice", "bob", 2, 204, &otr.Options{Policy: otr.DefaultPolicy &^ otr.AllowV4, Now: opts.Now}, 0)
 	return v
 }
 
@@ -186,6 +186,24 @@ var attackKinds = []struct {
 			return p
 		})
 		return func(int) string { return msg }
+	}},
+	{"NonInteractiveAuthReplayed", func(b *testing.B, v *victim) func(int) string {
+		// A copy of a Non-Interactive-Auth message whose prekey was
+		// consumed: refused at the prekey lookup, before any scalar
+		// multiplication.
+		ens, err := v.bob.acct.MakePrekeys(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := v.mallory4.sess.StartOffline(otr.OfflineStart{Ensemble: ens[0], AllowUntrusted: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		auth := res.Send[0].Text
+		if _, err := v.bob.sess.Receive(auth); err != nil {
+			b.Fatal(err)
+		}
+		return func(int) string { return auth }
 	}},
 	{"Fragment", func(b *testing.B, v *victim) func(int) string {
 		piece := strings.Repeat("A", 1000)

@@ -244,3 +244,43 @@ func ExampleProtocolError() {
 	// error message for alice: true
 	// bob still: encrypted
 }
+
+// Alice writes to Bob while he is offline (OTRv4's non-interactive DAKE):
+// Bob published prekey ensembles on a prekey server (here a slice); Alice
+// takes one, and her first message leaves at once; Bob reads it when he is
+// back, and the conversation goes on as any other.
+func ExampleSession_StartOffline() {
+	bobAcct := newExampleAccount("bob@example.org") // its MemoryHost keeps the prekey secrets
+	server, err := bobAcct.MakePrekeys(5)           // publish these
+	if err != nil {
+		panic(err)
+	}
+	alice := newExampleAccount("alice@example.org").Session("bob@example.org")
+	res, err := alice.StartOffline(otr.OfflineStart{Ensemble: server[0], Texts: []string{"see you at eight"}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("alice: encrypted to bob's key before he answered:", alice.Status(0))
+
+	// ... later, bob comes online and receives what was stored for him.
+	bob := bobAcct.Session("alice@example.org")
+	relay(alice, bob, res.Send, func(who string, ev otr.Event) {
+		switch ev := ev.(type) {
+		case otr.SecureEvent:
+			fmt.Printf("%s: secure, OTR version %d\n", who, ev.Version)
+		case otr.MessageEvent:
+			fmt.Printf("%s reads: %s\n", who, ev.Text)
+		}
+	})
+	res, _ = bob.Send(0, "eight it is")
+	relay(bob, alice, res.Send, func(who string, ev otr.Event) {
+		if ev, ok := ev.(otr.MessageEvent); ok {
+			fmt.Printf("%s reads: %s\n", who, ev.Text)
+		}
+	})
+	// Output:
+	// alice: encrypted to bob's key before he answered: encrypted
+	// bob: secure, OTR version 4
+	// bob reads: see you at eight
+	// alice reads: eight it is
+}

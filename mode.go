@@ -25,8 +25,8 @@ const (
 	// plaintext is reported as UnencryptedEvent and never answered.
 	// Deniability: the interactive DAKE's, and no OTR3 key is linked to
 	// the OTRv4 one; conversations started offline (the non-interactive
-	// DAKE, not implemented yet) would give the initiator weaker
-	// participation deniability.
+	// DAKE, Session.StartOffline) give the initiator weaker participation
+	// deniability (OTRv4 spec, "Security Properties").
 	ModeOTRv4Standalone
 	// ModeOTRv4InteractiveOnly is ModeOTRv4Standalone without offline
 	// conversations (no prekeys; a Non-Interactive-Auth message is

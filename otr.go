@@ -68,10 +68,13 @@
 // OTRv4's interactive DAKE, double ratchet, SMP and fragments as otr4j
 // implements them; OTRv4 is preferred when both sides allow it. The
 // readings of the specifications that interoperability forced are in the
-// repository's docs/interop.md. The three OTRv4 modes are offered
-// ([Options.Mode]). Not implemented: OTRv4's non-interactive (offline)
-// DAKE; OTR versions 1 and 2 (their queries are recognised and answered
-// only if version 3 is offered too).
+// repository's docs/interop.md. Offline conversations (OTRv4's
+// non-interactive DAKE: [Account.MakePrekeys], [Session.StartOffline])
+// follow the spec (no other implementation interoperates; the readings
+// chosen are in docs/offline.md). The three OTRv4 modes are offered
+// ([Options.Mode]). Not implemented: the prekey server protocol (the
+// application moves the ensembles); OTR versions 1 and 2 (their queries
+// are recognised and answered only if version 3 is offered too).
 package otr
 
 import (

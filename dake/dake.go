@@ -79,7 +79,9 @@ type Keys struct {
 	// SharedSecret is the mixed shared secret K of the DAKE; the double
 	// ratchet starts from it.
 	SharedSecret [64]byte
-	// RootKey is prev_root_key = KDF(usage_first_root_key || K, 64).
+	// RootKey is prev_root_key = KDF(usage_first_root_key || K, 64) after
+	// the interactive DAKE, curr_root_key = KDF(usage_root_key || K, 64)
+	// after the non-interactive one.
 	RootKey [64]byte
 	// OurECDH, OurDH are our first ECDH and DH key pairs; TheirECDH and
 	// TheirDH the peer's first public keys.

@@ -8,7 +8,6 @@ import (
 	"github.com/otrgo/otr/dake"
 	otrencoding "github.com/otrgo/otr/encoding"
 	"github.com/otrgo/otr/internal/ratchet4"
-	"github.com/otrgo/otr/smp"
 )
 
 // Offline conversations: OTRv4's non-interactive DAKE (OTRv4 spec,
@@ -235,32 +234,10 @@ func (s *Session) StartOffline(st OfflineStart) (Result, error) {
 }
 
 // secureOffline moves in to the encrypted state with the keys of a
-// non-interactive DAKE.
+// non-interactive DAKE (an exchange in progress with in is dropped).
 func (s *Session) secureOffline(o *out, in *instance, k *dake.Keys) error {
-	role := ratchet4.RoleBob
-	if k.IsAlice {
-		role = ratchet4.RoleAlice
-	}
-	r, err := ratchet4.NewNonInteractive(ratchet4.Config{
-		Role: role, SharedSecret: k.SharedSecret, OurECDH: k.OurECDH, OurDH: k.OurDH,
-		TheirECDH: k.TheirECDH, TheirDH: k.TheirDH, Rand: s.acct.rand, Options: s.acct.ratchetOpts,
-	})
-	clear(k.SharedSecret[:])
-	clear(k.RootKey[:])
-	if err != nil {
-		k.Wipe()
-		return err
-	}
-	before := in.secureState()
-	in.wipeKeys()
 	in.abandonKeyExchange()
-	in.r4 = r
-	in.smp4 = new(smp.SMP4)
-	in.version = 4
-	in.theirKey = nil
-	in.theirProfile = k.TheirProfile
-	in.ssid = SSID(k.SSID)
-	return s.secured(o, in, before)
+	return s.secureV4(o, in, k, ratchet4.NewNonInteractive)
 }
 
 // receiveOffline handles a complete Non-Interactive-Auth message (payload,

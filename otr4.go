@@ -254,13 +254,22 @@ func (s *Session) restartFresh(o *out) (bool, error) {
 	return restarted, nil
 }
 
-// secure4 moves in to the encrypted state with the DAKE's keys.
+// secure4 moves in to the encrypted state with the keys of an interactive
+// DAKE.
 func (s *Session) secure4(o *out, in *instance, k *dake.Keys) error {
+	return s.secureV4(o, in, k, ratchet4.New)
+}
+
+// secureV4 moves in to the encrypted state with a DAKE's keys and the
+// double ratchet newRatchet starts from them (ratchet4.New after the
+// interactive DAKE, ratchet4.NewNonInteractive after the non-interactive
+// one).
+func (s *Session) secureV4(o *out, in *instance, k *dake.Keys, newRatchet func(ratchet4.Config) (*ratchet4.State, error)) error {
 	role := ratchet4.RoleBob
 	if k.IsAlice {
 		role = ratchet4.RoleAlice
 	}
-	r, err := ratchet4.New(ratchet4.Config{
+	r, err := newRatchet(ratchet4.Config{
 		Role:         role,
 		SharedSecret: k.SharedSecret,
 		OurECDH:      k.OurECDH,

@@ -74,26 +74,7 @@ func mustDecrypt(tb testing.TB, s *State, in []byte, want string) {
 
 // clone deep-copies s (test only): key pairs are copied by value so that
 // wiping the clone's keys leaves the original intact.
-func clone(s *State) *State {
-	c := *s
-	if s.ourECDH != nil {
-		k := *s.ourECDH
-		c.ourECDH = &k
-	}
-	if s.ourDH != nil {
-		k := *s.ourDH
-		c.ourDH = &k
-	}
-	c.skipped = slices.Clone(s.skipped)
-	c.pending = slices.Clone(s.pending)
-	c.reveal = slices.Clone(s.reveal)
-	if s.pre != nil {
-		p := *s.pre
-		p.marks = append(make([][64]byte, 0, cap(s.pre.marks)), s.pre.marks...)
-		c.pre = &p
-	}
-	return &c
-}
+func clone(s *State) *State { return s.Clone(s.rand) }
 
 // TestConversation sends messages both ways through several ratchets,
 // including DH ratchets, and checks the ids and DH keys on the wire.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,6 +31,16 @@ type config struct {
 	Out     io.Writer  // where frames and events are printed; nil: nowhere
 	Wire    bool       // print the frames too, not just the events
 
+	// Name, if set, is taken on the relay (its "name" command) and is our
+	// account id instead of our socket address: it lasts across
+	// connections, so contacts can write to it while we are away.
+	Name string
+	// Host keeps the account's state; nil: a new otr.MemoryHost with
+	// MaxSize. Offline conversations need an otr.PrekeyHost, and the same
+	// Host on every connection of one account: the prekey secrets, the
+	// instance tag and the client profile must outlive the connection.
+	Host otr.Host
+
 	// OnEvent, if set, is called for every event, in order, from the
 	// goroutine whose call produced it.
 	OnEvent func(contact string, ev otr.Event)
@@ -46,7 +57,12 @@ type client struct {
 	self  string // our address as the relay sees it: our account id
 	acct  *otr.Account
 	cfg   config
-	ready chan struct{} // closed once the relay echoed our join frame
+	ready chan struct{} // closed once the relay echoed our join frame or took our name
+
+	replies chan string   // the relay's answers to our commands
+	done    chan struct{} // closed when run returns
+	// rmu serializes commands to the relay: one answer is awaited at a time.
+	rmu sync.Mutex
 
 	// mu is held from a library call until its result is written. The
 	// library itself is safe for concurrent use, but two results must reach
@@ -62,18 +78,33 @@ type client struct {
 	readyOnce sync.Once
 }
 
-// newClient makes the account for conn (its local address is the account
-// id) and sends the relay an empty frame addressed to ourselves: the relay
-// acknowledges nothing, so that frame coming back (see run) is how we learn
-// that frames for us are delivered from now on.
+// newClient makes the account for conn (its id is cfg.Name, or else the
+// connection's local address) and tells the relay: with a name, it takes it
+// ("name" command; the answer is how we learn that frames for us are
+// delivered); without, it sends an empty frame addressed to ourselves: the
+// relay acknowledges nothing, so that frame coming back (see run) is how we
+// learn it.
 func newClient(conn net.Conn, keys *otr.PrivateKeys, cfg config) (*client, error) {
 	self := conn.LocalAddr().String()
-	acct, err := otr.NewAccount(self, keys, &otr.MemoryHost{MaxSize: cfg.MaxSize}, &otr.Options{Rand: cfg.Rand, Policy: cfg.Policy})
+	if cfg.Name != "" {
+		self = cfg.Name
+	}
+	host := cfg.Host
+	if host == nil {
+		host = &otr.MemoryHost{MaxSize: cfg.MaxSize}
+	}
+	acct, err := otr.NewAccount(self, keys, host, &otr.Options{Rand: cfg.Rand, Policy: cfg.Policy})
 	if err != nil {
 		return nil, err
 	}
-	c := &client{conn: conn, self: self, acct: acct, cfg: cfg, ready: make(chan struct{})}
-	if err := c.writeFrame(self, ""); err != nil {
+	c := &client{conn: conn, self: self, acct: acct, cfg: cfg, ready: make(chan struct{}),
+		replies: make(chan string, 1), done: make(chan struct{})}
+	if cfg.Name != "" {
+		err = c.writeFrame("", "name "+cfg.Name)
+	} else {
+		err = c.writeFrame(self, "")
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -123,15 +154,36 @@ func readFrame(r io.Reader) (addr, content string, err error) {
 }
 
 // run reads frames from the relay and feeds each to the session with its
-// originator, until the connection fails or closes.
+// originator, until the connection fails or closes. It is called once.
 func (c *client) run() error {
+	defer close(c.done)
 	br := bufio.NewReader(c.conn)
+	named := c.cfg.Name != ""
 	for {
 		from, content, err := readFrame(br)
 		if err != nil {
 			return err
 		}
-		if from == c.self && content == "" {
+		if from == "" && named {
+			select {
+			case <-c.ready:
+			default:
+				if content != "ok name "+c.cfg.Name {
+					return fmt.Errorf("echoclient: the relay did not give us the name %q: %q", c.cfg.Name, short(content))
+				}
+				close(c.ready)
+				continue
+			}
+		}
+		if from == "" {
+			select {
+			case c.replies <- content:
+			default:
+				c.printf("relay (unasked): %s", short(content))
+			}
+			continue
+		}
+		if !named && from == c.self && content == "" {
 			c.readyOnce.Do(func() { close(c.ready) })
 			continue
 		}
@@ -227,6 +279,79 @@ func (c *client) endAll() {
 			c.printf("[%s] error: %v", contact, err)
 		}
 	}
+}
+
+// request sends the relay a command (see examples/echoserver) and returns
+// its answer, an error if it is "error ...".
+func (c *client) request(line string) (string, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if err := c.writeFrame("", line); err != nil {
+		return "", err
+	}
+	select {
+	case a := <-c.replies:
+		if reason, ok := strings.CutPrefix(a, "error "); ok {
+			return "", fmt.Errorf("echoclient: the relay: %s", reason)
+		}
+		return a, nil
+	case <-c.done:
+		return "", errors.New("echoclient: connection closed before the relay answered")
+	}
+}
+
+// publish makes n prekey ensembles and publishes them on the relay under
+// our name, for contacts to start offline conversations with us.
+func (c *client) publish(n int) error {
+	if c.cfg.Name == "" {
+		return errors.New("echoclient: publishing needs a name (-name)")
+	}
+	ens, err := c.acct.MakePrekeys(n)
+	if err != nil {
+		return err
+	}
+	list := make([]string, len(ens))
+	for i, e := range ens {
+		list[i] = base64.StdEncoding.EncodeToString(e)
+	}
+	if _, err := c.request("publish " + strings.Join(list, " ")); err != nil {
+		return err
+	}
+	c.printf("published %d prekey ensembles", len(ens))
+	return nil
+}
+
+// offline starts an offline conversation with contact from one of the
+// contact's ensembles on the relay, with text as the first message (none
+// if empty).
+func (c *client) offline(contact, text string) error {
+	a, err := c.request("fetch " + contact)
+	if err != nil {
+		return err
+	}
+	b64, ok := strings.CutPrefix(a, "ensemble "+contact+" ")
+	if !ok {
+		return fmt.Errorf("echoclient: unexpected answer of the relay: %q", short(a))
+	}
+	ens, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return fmt.Errorf("echoclient: the relay's ensemble: %v", err)
+	}
+	st := otr.OfflineStart{Ensemble: ens}
+	if text != "" {
+		st.Texts = []string{text}
+	}
+	return c.do(contact, func(s *otr.Session) (otr.Result, error) { return s.StartOffline(st) })
+}
+
+// close closes the connection. A named client first tells the relay to
+// store what comes for it from now on, so that nothing in flight is lost.
+func (c *client) close() error {
+	var err error
+	if c.cfg.Name != "" {
+		_, err = c.request("quit")
+	}
+	return errors.Join(err, c.conn.Close())
 }
 
 // printf prints one line to cfg.Out.

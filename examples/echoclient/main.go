@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	echoclient [-server localhost:8080] [-policy v3,v4] [-keys file] [-max 0] [-echo] [-wire=true]
+//	echoclient [-server localhost:8080] [-policy v3,v4] [-keys file] [-max 0] [-echo] [-wire=true] [-name NAME]
 //
 // With -echo, the client echoes every message it receives encrypted back to
 // its sender, encrypted, and answers every SMP request with the secret
@@ -24,6 +24,18 @@
 //	/smpq ADDRESS[#INSTANCE] QUESTION|SECRET  start SMP with a question (the last '|' separates)
 //	/answer ADDRESS[#INSTANCE] SECRET     answer the contact's SMP request
 //	/abort ADDRESS[#INSTANCE]             abort SMP
+//	/publish N                            publish N prekey ensembles on the relay (needs -name)
+//	/offline ADDRESS [MESSAGE]            start an offline conversation with ADDRESS, a name,
+//	                                      from one of its ensembles on the relay, sending MESSAGE
+//
+// With -name, the client takes NAME on the relay (examples/echoserver's
+// commands) and NAME is its account id: contacts reach it by that name,
+// and the relay stores their messages while it is away. /publish and
+// /offline are OTRv4's offline conversations (the non-interactive DAKE):
+// a contact takes one of our ensembles and writes to us while we are away.
+// The prekey secrets stay in this process's memory (otr.MemoryHost; the
+// file-backed host keeps no prekeys), so only this run can read the
+// messages written from the ensembles it published.
 //
 // An absent INSTANCE means the contact's current instance. The client prints
 // every frame sent and received (unless -wire=false) and every OTR event. At
@@ -62,6 +74,7 @@ func main() {
 	maxSize := flag.Int("max", 0, "largest message the transport carries, in bytes; longer OTR messages are fragmented (0: no limit)")
 	echo := flag.Bool("echo", false, "echo every encrypted message back to its sender instead of reading standard input")
 	wire := flag.Bool("wire", true, "print every frame sent and received")
+	name := flag.String("name", "", "take this name on the relay and use it as the account id (empty: the socket address)")
 	flag.Parse()
 
 	p, err := parsePolicy(*policy)
@@ -76,7 +89,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := newClient(conn, keys, config{Echo: *echo, Policy: p, MaxSize: *maxSize, Out: os.Stdout, Wire: *wire})
+	c, err := newClient(conn, keys, config{Echo: *echo, Policy: p, MaxSize: *maxSize, Out: os.Stdout, Wire: *wire, Name: *name})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -103,7 +116,9 @@ func main() {
 			c.printf("%v", err)
 		}
 		c.endAll()
-		conn.Close()
+		if err := c.close(); err != nil {
+			c.printf("%v", err)
+		}
 	}()
 	if err := <-done; err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		log.Fatal(err)
@@ -183,21 +198,25 @@ func loadKeys(path string, rand io.Reader) (*otr.PrivateKeys, error) {
 type command struct {
 	verb     string // "" (send) or a verb of commandSyntax
 	addr     string
+	n        int // publish's count
 	instance uint32
 	text     string // the message, or the SMP secret
 	question string // smpq's question
 }
 
 // commandSyntax says, for each /verb, whether it takes text after the address
-// and whether the address may carry an instance tag.
+// and whether the address may carry an instance tag. /publish takes a count
+// instead of an address; /offline's text is optional.
 var commandSyntax = map[string]struct{ text, instance bool }{
-	"start":  {false, false},
-	"end":    {false, true},
-	"status": {false, false},
-	"smp":    {true, true},
-	"smpq":   {true, true},
-	"answer": {true, true},
-	"abort":  {false, true},
+	"start":   {false, false},
+	"end":     {false, true},
+	"status":  {false, false},
+	"smp":     {true, true},
+	"smpq":    {true, true},
+	"answer":  {true, true},
+	"abort":   {false, true},
+	"publish": {false, false},
+	"offline": {true, false},
 }
 
 // parseCommand parses "ADDRESS[#INSTANCE] MESSAGE" or
@@ -214,6 +233,14 @@ func parseCommand(line string) (command, error) {
 		}
 		cmd.verb, text, instance = verb, syn.text, syn.instance
 		line = strings.TrimLeft(arg, " ")
+		if verb == "publish" {
+			n, err := strconv.Atoi(strings.TrimSpace(line))
+			if err != nil || n <= 0 {
+				return cmd, errors.New("echoclient: /publish takes a positive count")
+			}
+			cmd.n = n
+			return cmd, nil
+		}
 	}
 	target, rest, _ := strings.Cut(line, " ")
 	addr, inst, hasInst := strings.Cut(target, "#")
@@ -232,7 +259,7 @@ func parseCommand(line string) (command, error) {
 		cmd.instance = uint32(t)
 	}
 	switch {
-	case cmd.verb == "":
+	case cmd.verb == "" || cmd.verb == "offline":
 		cmd.text = rest
 	case !text:
 		if strings.TrimSpace(rest) != "" {
@@ -282,6 +309,13 @@ func (c *client) readCommands(r io.Reader) error {
 			err = c.answerSMP(cmd.addr, cmd.instance, cmd.text)
 		case "abort":
 			err = c.do(cmd.addr, func(s *otr.Session) (otr.Result, error) { return s.AbortSMP(cmd.instance) })
+		case "publish":
+			if err = c.publish(cmd.n); err != nil {
+				c.printf("error: %v", err)
+				err = nil
+			}
+		case "offline":
+			err = c.offline(cmd.addr, cmd.text)
 		}
 		if err != nil {
 			c.printf("[%s] error: %v", cmd.addr, err)

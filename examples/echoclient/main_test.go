@@ -112,6 +112,15 @@ func TestParseCommand(t *testing.T) {
 		{in: "/abort a b", wantErr: true},
 		{in: "/status a#100", wantErr: true},
 		{in: "/who a", wantErr: true},
+		{in: "/publish 5", want: command{verb: "publish", n: 5}},
+		{in: "/publish", wantErr: true},
+		{in: "/publish 0", wantErr: true},
+		{in: "/publish bob", wantErr: true},
+		{in: "/publish 2 3", wantErr: true},
+		{in: "/offline bob", want: command{verb: "offline", addr: "bob"}},
+		{in: "/offline bob are you there?", want: command{verb: "offline", addr: "bob", text: "are you there?"}},
+		{in: "/offline bob#100 hi", wantErr: true},
+		{in: "/offline", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -255,6 +264,10 @@ type event struct {
 type testClient struct {
 	*client
 	events chan event
+	// disconnect closes the connection (a named client tells the relay
+	// first) and waits for run to end; it runs at the test's end if not
+	// before.
+	disconnect func()
 }
 
 func dialClient(t *testing.T, server string, key int, cfg config) *testClient {
@@ -264,7 +277,9 @@ func dialClient(t *testing.T, server string, key int, cfg config) *testClient {
 		t.Fatal(err)
 	}
 	tc := &testClient{events: make(chan event, 1024)}
-	cfg.Rand = seeded(byte(10 + key))
+	if cfg.Rand == nil {
+		cfg.Rand = seeded(byte(10 + key))
+	}
 	cfg.OnEvent = func(contact string, ev otr.Event) {
 		select {
 		case tc.events <- event{contact, ev}:
@@ -282,18 +297,22 @@ func dialClient(t *testing.T, server string, key int, cfg config) *testClient {
 	}
 	done := make(chan error, 1)
 	go func() { done <- tc.run() }()
-	t.Cleanup(func() {
-		conn.Close()
+	tc.disconnect = sync.OnceFunc(func() {
+		if err := tc.close(); err != nil {
+			t.Errorf("client %d: close: %v", key, err)
+		}
 		if err := <-done; !errors.Is(err, net.ErrClosed) {
 			t.Errorf("client %d: run: %v, want net.ErrClosed", key, err)
 		}
 	})
+	t.Cleanup(tc.disconnect)
 	select {
 	case <-tc.ready:
 	case err := <-done:
+		done <- err // for disconnect
 		t.Fatalf("client %d: run: %v", key, err)
 	case <-time.After(timeout):
-		t.Fatalf("client %d: the relay did not echo the join frame", key)
+		t.Fatalf("client %d: the relay did not echo the join frame or give the name", key)
 	}
 	return tc
 }
@@ -586,5 +605,125 @@ func TestCommandsSMP(t *testing.T) {
 	lineA(b.self + " still encrypted")
 	if got := waitFor(t, b, a.self, anyEvent[otr.MessageEvent]).Text; got != "still encrypted" {
 		t.Errorf("B got %q, want %q", got, "still encrypted")
+	}
+}
+
+// runCommands runs lines as c's commands and returns what c printed
+// meanwhile; c prints to out.
+func runCommands(t *testing.T, c *testClient, out *lockedBuffer, lines ...string) string {
+	t.Helper()
+	before := len(out.String())
+	if err := c.readCommands(strings.NewReader(strings.Join(lines, "\n") + "\n")); err != nil {
+		t.Fatalf("readCommands: %v", err)
+	}
+	printed := out.String()[before:]
+	if strings.Contains(printed, "error") {
+		t.Fatalf("%s: commands %q printed an error:\n%s", c.self, lines, printed)
+	}
+	return printed
+}
+
+// TestOffline runs OTRv4 offline conversations over the relay, both ways
+// between two named accounts: the absent one publishes prekey ensembles and
+// leaves; the other starts from one of them with /offline and writes once
+// more; the absent one comes back with the same account state, reads both
+// messages from the relay's store, and both converse encrypted.
+func TestOffline(t *testing.T) {
+	names := [2]string{"alice", "bob"}
+	for _, absent := range []int{1, 0} {
+		present := 1 - absent
+		t.Run(names[absent]+" offline", func(t *testing.T) {
+			server := startServer(t)
+			hostAbsent := &otr.MemoryHost{}
+			var outAbsent, outPresent lockedBuffer
+			// The absent account's first connection.
+			first := dialClient(t, server, absent, config{Name: names[absent], Host: hostAbsent, Out: &outAbsent})
+			if got := runCommands(t, first, &outAbsent, "/publish 3"); !strings.Contains(got, "published 3 prekey ensembles") {
+				t.Fatalf("/publish 3 printed %q", got)
+			}
+			first.disconnect()
+
+			p := dialClient(t, server, present, config{Name: names[present], Out: &outPresent})
+			runCommands(t, p, &outPresent, "/offline "+names[absent]+" are you there?", names[absent]+" call me")
+			secP := waitFor(t, p, names[absent], anyEvent[otr.SecureEvent])
+			if secP.Version != 4 || secP.Instance != first.acct.InstanceTag() || !bytes.Equal(secP.Fingerprint, first.acct.Fingerprint4()) {
+				t.Errorf("%s's SecureEvent %v, want version 4 with %08x, fingerprint %s", names[present], secP, first.acct.InstanceTag(), first.acct.Fingerprint4())
+			}
+
+			// Back, with the same host (prekey secrets, instance tag) and
+			// a fresh randomness stream.
+			back := dialClient(t, server, absent, config{Name: names[absent], Host: hostAbsent, Rand: seeded(byte(20 + absent))})
+			if back.acct.InstanceTag() != first.acct.InstanceTag() {
+				t.Fatalf("instance tag %08x after reconnecting, want %08x", back.acct.InstanceTag(), first.acct.InstanceTag())
+			}
+			secA := waitFor(t, back, names[present], anyEvent[otr.SecureEvent])
+			if secA.Version != 4 || secA.Instance != p.acct.InstanceTag() || !bytes.Equal(secA.Fingerprint, p.acct.Fingerprint4()) {
+				t.Errorf("%s's SecureEvent %v, want version 4 with %08x, fingerprint %s", names[absent], secA, p.acct.InstanceTag(), p.acct.Fingerprint4())
+			}
+			if secA.SSID != secP.SSID {
+				t.Errorf("SSIDs differ: %s %s, %s %s", names[present], secP.SSID, names[absent], secA.SSID)
+			}
+			for _, want := range []string{"are you there?", "call me"} {
+				if got := waitFor(t, back, names[present], anyEvent[otr.MessageEvent]); got.Text != want || got.Instance != p.acct.InstanceTag() {
+					t.Fatalf("%s read %q from %08x, want %q from %08x", names[absent], got.Text, got.Instance, want, p.acct.InstanceTag())
+				}
+			}
+
+			// Both ways, encrypted.
+			for i := range 3 {
+				reply := fmt.Sprint("back now ", i)
+				if err := back.send(names[present], 0, reply); err != nil {
+					t.Fatal(err)
+				}
+				if got := waitFor(t, p, names[absent], anyEvent[otr.MessageEvent]).Text; got != reply {
+					t.Fatalf("%s read %q, want %q", names[present], got, reply)
+				}
+				again := fmt.Sprint("good ", i)
+				if err := p.send(names[absent], 0, again); err != nil {
+					t.Fatal(err)
+				}
+				if got := waitFor(t, back, names[present], anyEvent[otr.MessageEvent]).Text; got != again {
+					t.Fatalf("%s read %q, want %q", names[absent], got, again)
+				}
+			}
+			for _, c := range []*testClient{back, p} {
+				other := names[present]
+				if c == p {
+					other = names[absent]
+				}
+				in, ok := c.acct.Session(other).Instance(0)
+				if !ok || in.Status != otr.Encrypted || in.Version != 4 || in.SSID != secP.SSID {
+					t.Errorf("%s's instance of %s: %+v, %v; want encrypted, version 4, SSID %s", c.self, other, in, ok, secP.SSID)
+				}
+			}
+		})
+	}
+}
+
+// TestOfflineErrors: the commands fail clearly without ensembles or a name,
+// and an ensemble is handed out once.
+func TestOfflineErrors(t *testing.T) {
+	server := startServer(t)
+	var outA, outB lockedBuffer
+	a := dialClient(t, server, 0, config{Name: "alice", Out: &outA})
+	anon := dialClient(t, server, 1, config{Out: &outB})
+	if err := a.offline("bob", "hi"); err == nil || !strings.Contains(err.Error(), "no ensemble for bob") {
+		t.Errorf("offline to an unknown name: %v, want no ensemble for bob", err)
+	}
+	if err := anon.publish(1); err == nil {
+		t.Error("publish without a name succeeded")
+	}
+	if err := a.publish(1); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if err := anon.offline("alice", ""); err != nil {
+		t.Fatalf("offline from an unnamed client: %v", err)
+	}
+	waitFor(t, anon, "alice", anyEvent[otr.SecureEvent])
+	if sec := waitFor(t, a, anon.self, anyEvent[otr.SecureEvent]); sec.Version != 4 {
+		t.Errorf("alice's SecureEvent %v, want version 4", sec)
+	}
+	if err := anon.offline("alice", ""); err == nil {
+		t.Error("a second fetch got the only ensemble again")
 	}
 }

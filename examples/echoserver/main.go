@@ -9,6 +9,33 @@
 // acknowledgement: frames to unknown addresses are dropped
 // (docs/interop.md, "The echonetwork test network").
 //
+// # Commands
+//
+// An extension of ours, for offline conversations (OTRv4's non-interactive
+// DAKE): a frame addressed to the empty address is a command to the relay,
+// its content one line, and the relay answers each command with one frame
+// whose address is empty, "ok ..." or "error REASON". Clients that send no
+// command see the relay as before.
+//
+//	name NAME           take the name NAME (1 to 64 letters, digits and ".-_@"): frames
+//	                    from this connection carry NAME as originator, frames to NAME
+//	                    reach it, and the frames stored for NAME follow the answer
+//	                    "ok name NAME", in order. A connection holding NAME already is
+//	                    replaced and closed; nothing checks who takes a name.
+//	publish ENSEMBLE... store prekey ensembles (standard base64, opaque to the relay)
+//	                    for our name; answer "ok published N".
+//	fetch NAME          take one of NAME's ensembles, oldest first, and remove it:
+//	                    answer "ensemble NAME BASE64", or an error if none is left.
+//	quit                stop taking frames for our name (frames to it are stored from
+//	                    now on), answer "ok quit"; the client then closes. A client
+//	                    that closes without quit loses the frames in flight to it.
+//
+// Like the prekey server of OTRv4, the relay is not trusted: it keeps and
+// hands out bytes and checks nothing in them. A frame for a name that was
+// taken once and is not held now is stored (up to 256 per name) and
+// delivered when the name is taken again; frames for an "ip:port" nobody
+// holds are still dropped. Everything is kept in memory only.
+//
 // Usage:
 //
 //	echoserver [-listen :8080]
@@ -19,6 +46,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -27,6 +55,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -86,11 +115,26 @@ func appendFrame(b []byte, addr string, content []byte) []byte {
 	return append(b, content...)
 }
 
+// Limits of what the relay stores for a name.
+const (
+	maxStored    = 256 // frames waiting for a name nobody holds
+	maxEnsembles = 100 // prekey ensembles published for a name
+	maxNameLen   = 64
+)
+
 // peer is one connected client as the relay sees it.
 type peer struct {
+	addr string      // the address it holds: its "ip:port" or its name; guarded by Relay.mu
+	gone bool        // out is closed or about to be; guarded by Relay.mu
 	out  chan []byte // encoded frames to write
 	kick func()      // closes the connection
 	stop func()      // closes out, once
+}
+
+// user is what the relay keeps for a name.
+type user struct {
+	stored    [][]byte // encoded frames for the name while nobody holds it
+	ensembles [][]byte // published prekey ensembles, oldest first
 }
 
 // Relay routes frames between the clients that joined it. It does no I/O of
@@ -99,12 +143,13 @@ type peer struct {
 type Relay struct {
 	mu    sync.Mutex
 	peers map[string]*peer
-	log   *log.Logger // nil: silent
+	users map[string]*user // every name taken once
+	log   *log.Logger      // nil: silent
 }
 
 // NewRelay returns an empty relay logging to l (nil: silent).
 func NewRelay(l *log.Logger) *Relay {
-	return &Relay{peers: make(map[string]*peer), log: l}
+	return &Relay{peers: make(map[string]*peer), users: make(map[string]*user), log: l}
 }
 
 func (r *Relay) logf(format string, args ...any) {
@@ -119,16 +164,16 @@ func (r *Relay) logf(format string, args ...any) {
 // too far behind; it should close the connection so that the client's reader
 // ends and calls leave. Joining an address again replaces the old client.
 func (r *Relay) Join(addr string, w io.Writer, kick func()) (leave func()) {
-	p := &peer{out: make(chan []byte, queueLen), kick: sync.OnceFunc(kick)}
+	_, leave = r.join(addr, w, kick)
+	return leave
+}
+
+func (r *Relay) join(addr string, w io.Writer, kick func()) (*peer, func()) {
+	p := &peer{addr: addr, out: make(chan []byte, queueLen), kick: sync.OnceFunc(kick)}
 	p.stop = sync.OnceFunc(func() { close(p.out) })
 	r.mu.Lock()
-	old := r.peers[addr]
-	r.peers[addr] = p
+	r.replaceLocked(addr, p)
 	r.mu.Unlock()
-	if old != nil {
-		old.stop()
-		old.kick()
-	}
 	go func() {
 		bw := bufio.NewWriter(w)
 		for f := range p.out {
@@ -146,45 +191,155 @@ func (r *Relay) Join(addr string, w io.Writer, kick func()) (leave func()) {
 			}
 		}
 	}()
-	return func() {
+	return p, func() {
 		r.mu.Lock()
-		if r.peers[addr] == p {
-			delete(r.peers, addr)
+		if r.peers[p.addr] == p {
+			delete(r.peers, p.addr)
 		}
+		p.gone = true
 		r.mu.Unlock()
 		p.stop()
 	}
 }
 
+// replaceLocked makes p the holder of addr, cutting off the old holder.
+func (r *Relay) replaceLocked(addr string, p *peer) {
+	old := r.peers[addr]
+	r.peers[addr] = p
+	p.addr = addr
+	if old != nil && old != p {
+		old.gone = true
+		old.stop()
+		go old.kick()
+	}
+}
+
 // Forward delivers content from the client from to the client to, framed
-// with from as its address. It reports whether to is connected; a frame for
-// an unknown address is dropped.
+// with from as its address. It reports whether to is connected, or is a
+// name whose frames are stored meanwhile; another frame is dropped.
 func (r *Relay) Forward(from, to string, content []byte) bool {
 	f := appendFrame(nil, from, content)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := r.peers[to]
-	if p == nil {
+	if p := r.peers[to]; p != nil {
+		r.deliverLocked(p, f)
+		return true
+	}
+	u := r.users[to]
+	if u == nil || len(u.stored) >= maxStored {
 		return false
+	}
+	u.stored = append(u.stored, f)
+	return true
+}
+
+// deliverLocked queues the encoded frame f for p.
+func (r *Relay) deliverLocked(p *peer, f []byte) {
+	if p.gone {
+		// Replaced or cut off, and its reader still sends commands.
+		return
 	}
 	select {
 	case p.out <- f:
 	default:
 		// The client does not read: blocking here would stall every sender
 		// to it, so it is cut off instead.
-		r.logf("%s is too slow, disconnecting it", to)
-		delete(r.peers, to)
+		r.logf("%s is too slow, disconnecting it", p.addr)
+		if r.peers[p.addr] == p {
+			delete(r.peers, p.addr)
+		}
+		p.gone = true
 		p.stop()
 		go p.kick()
+	}
+}
+
+// validName reports whether s may be taken as a name: it cannot be mistaken
+// for an "ip:port".
+func validName(s string) bool {
+	if s == "" || len(s) > maxNameLen {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(".-_@", c)) {
+			return false
+		}
 	}
 	return true
 }
 
+// command runs one command line of p (see the package doc) and queues its
+// answer to p.
+func (r *Relay) command(p *peer, line string) {
+	verb, arg, _ := strings.Cut(line, " ")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	answer := func(s string) { r.deliverLocked(p, appendFrame(nil, "", []byte(s))) }
+	u := r.users[p.addr] // nil until p takes a name
+	switch verb {
+	case "name":
+		if !validName(arg) {
+			answer("error bad name")
+			return
+		}
+		if r.peers[p.addr] == p {
+			delete(r.peers, p.addr)
+		}
+		r.replaceLocked(arg, p)
+		u = r.users[arg]
+		if u == nil {
+			u = new(user)
+			r.users[arg] = u
+		}
+		answer("ok name " + arg)
+		for _, f := range u.stored {
+			r.deliverLocked(p, f)
+		}
+		u.stored = nil
+	case "publish":
+		if u == nil {
+			answer("error publish needs a name")
+			return
+		}
+		var list [][]byte
+		for w := range strings.FieldsSeq(arg) {
+			b, err := base64.StdEncoding.DecodeString(w)
+			if err != nil || len(b) == 0 {
+				answer("error bad base64")
+				return
+			}
+			list = append(list, b)
+		}
+		if len(list) == 0 || len(u.ensembles)+len(list) > maxEnsembles {
+			answer(fmt.Sprintf("error 1 to %d ensembles per name", maxEnsembles))
+			return
+		}
+		u.ensembles = append(u.ensembles, list...)
+		answer(fmt.Sprintf("ok published %d", len(list)))
+	case "fetch":
+		t := r.users[arg]
+		if t == nil || len(t.ensembles) == 0 {
+			answer("error no ensemble for " + arg)
+			return
+		}
+		e := t.ensembles[0]
+		t.ensembles = t.ensembles[1:]
+		answer("ensemble " + arg + " " + base64.StdEncoding.EncodeToString(e))
+	case "quit":
+		answer("ok quit")
+		if r.peers[p.addr] == p {
+			delete(r.peers, p.addr)
+		}
+	default:
+		answer("error unknown command")
+	}
+}
+
 // Handle serves one client connection until it closes, then closes it. The
-// client's address is the connection's remote address.
+// client's address is the connection's remote address, or the name it took.
 func (r *Relay) Handle(c net.Conn) {
 	addr := c.RemoteAddr().String()
-	leave := r.Join(addr, c, func() { c.Close() })
+	p, leave := r.join(addr, c, func() { c.Close() })
 	defer c.Close()
 	defer leave()
 	r.logf("%s connected", addr)
@@ -197,6 +352,13 @@ func (r *Relay) Handle(c net.Conn) {
 			}
 			r.logf("%s disconnected", addr)
 			return
+		}
+		if to == "" {
+			r.command(p, string(content))
+			r.mu.Lock()
+			addr = p.addr
+			r.mu.Unlock()
+			continue
 		}
 		if !r.Forward(addr, to, content) {
 			r.logf("%s -> %s: unknown destination, frame dropped", addr, to)

@@ -261,3 +261,92 @@ func TestLoopback(t *testing.T) {
 	send(ca, addrA, "relay alive")
 	expectFrame(t, fa, addrA, "relay alive")
 }
+
+// TestCommands runs the relay's commands on a loopback port: names, the
+// store for an absent name, and the prekey ensembles.
+func TestCommands(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRelay(nil)
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(l) }()
+	defer func() {
+		l.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	dial := func() (net.Conn, <-chan frameResult) {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, readFrames(c)
+	}
+	send := func(c net.Conn, to, content string) {
+		t.Helper()
+		if _, err := c.Write(appendFrame(nil, to, []byte(content))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	command := func(c net.Conn, f <-chan frameResult, line, answer string) {
+		t.Helper()
+		send(c, "", line)
+		expectFrame(t, f, "", answer)
+	}
+
+	bob, fb := dial()
+	command(bob, fb, "publish e30=", "error publish needs a name")
+	command(bob, fb, "name bob:1", "error bad name")
+	command(bob, fb, "name", "error bad name")
+	command(bob, fb, "hello", "error unknown command")
+	command(bob, fb, "name bob", "ok name bob")
+	send(bob, "bob", "to myself")
+	expectFrame(t, fb, "bob", "to myself")
+	command(bob, fb, "publish ZW5zZW1ibGUgMQ== ZW5zZW1ibGUgMg==", "ok published 2")
+	command(bob, fb, "publish not-base64", "error bad base64")
+	command(bob, fb, "quit", "ok quit")
+
+	alice, fa := dial()
+	command(alice, fa, "name alice", "ok name alice")
+	command(alice, fa, "fetch bob", "ensemble bob ZW5zZW1ibGUgMQ==")
+	command(alice, fa, "fetch bob", "ensemble bob ZW5zZW1ibGUgMg==")
+	command(alice, fa, "fetch bob", "error no ensemble for bob")
+	command(alice, fa, "fetch carol", "error no ensemble for carol")
+	// bob is away: frames for him are stored, in order; frames for a name
+	// never taken, or an "ip:port" nobody holds, are dropped.
+	send(alice, "bob", "first")
+	send(alice, "bob", "second")
+	send(alice, "carol", "dropped")
+	command(alice, fa, "fetch bob", "error no ensemble for bob") // the frames above were handled
+
+	bob2, fb2 := dial()
+	command(bob2, fb2, "name bob", "ok name bob")
+	expectFrame(t, fb2, "alice", "first")
+	expectFrame(t, fb2, "alice", "second")
+	send(bob2, "alice", "back")
+	expectFrame(t, fa, "bob", "back")
+
+	// Taking a held name replaces its holder, whose connection is closed.
+	bob3, fb3 := dial()
+	command(bob3, fb3, "name bob", "ok name bob")
+	select {
+	case f := <-fb2:
+		if f.err == nil {
+			t.Fatalf("replaced holder of bob got frame %q", f.content)
+		}
+	case <-time.After(timeout):
+		t.Fatal("replaced holder of bob was not closed")
+	}
+	send(alice, "bob", "to the new bob")
+	expectFrame(t, fb3, "alice", "to the new bob")
+	// Unnamed clients still work, named ones see their "ip:port".
+	anon, fn := dial()
+	send(anon, "alice", "from an address")
+	expectFrame(t, fa, anon.LocalAddr().String(), "from an address")
+	send(alice, anon.LocalAddr().String(), "to an address")
+	expectFrame(t, fn, "alice", "to an address")
+}

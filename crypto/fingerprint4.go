@@ -22,17 +22,7 @@ func NewFingerprint4(identity, forging *Point) Fingerprint4 {
 	return fp
 }
 
-// String returns the fingerprint as 112 upper-case hex digits in fourteen
-// groups of eight separated by spaces, the way libotr prints OTR3
-// fingerprints.
-func (f Fingerprint4) String() string {
-	h := strings.ToUpper(hex.EncodeToString(f[:]))
-	var b strings.Builder
-	for i := 0; i < len(h); i += 8 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h[i : i+8])
-	}
-	return b.String()
-}
+// String returns the fingerprint as 112 upper-case hex digits without
+// separators, the form otr4j displays and otr.Fingerprint.String uses for
+// OTRv4 (the repository's docs/fingerprints.md).
+func (f Fingerprint4) String() string { return strings.ToUpper(hex.EncodeToString(f[:])) }

@@ -152,7 +152,7 @@ func TestWriteStopped(t *testing.T) {
 	fill(t, h)
 	want := stateOf(t, h)
 	files := make(map[string][]byte)
-	for _, name := range []string{keysName, accountName, trustName, policiesName} {
+	for _, name := range []string{keysName, accountName, trustName, policiesName, prekeysName} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -172,14 +172,17 @@ func TestWriteStopped(t *testing.T) {
 		"SetInstanceTag":    h.SetInstanceTag(0x12345678),
 		"SetClientProfile":  h.SetClientProfile([]byte("new")),
 		"SetKeys":           h.SetKeys(testKey(t, 1)),
+		"StorePrekey":       h.StorePrekey(0x11111111, []byte("new secret"), prekeyTime),
+		"DeletePrekey":      h.DeletePrekey(0x0a1b2c3d),
+		"SetSharedPrekey":   h.SetSharedPrekey([]byte("new profile"), []byte("new shared")),
 	} {
 		if !errors.Is(err, crash) {
 			t.Errorf("%s with the write stopped: error %v, want the hook's", name, err)
 		}
 	}
 	testHookBeforeRename = nil
-	if len(tmps) != 8 {
-		t.Errorf("%d writes stopped, want 8", len(tmps))
+	if len(tmps) != 11 {
+		t.Errorf("%d writes stopped, want 11", len(tmps))
 	}
 	// A truncated temporary file too, as a crash during its write leaves.
 	if err := os.WriteFile(filepath.Join(dir, ".trust.json.tmp-123"), files[trustName][:10], 0o600); err != nil {
@@ -214,7 +217,7 @@ func TestTruncated(t *testing.T) {
 	h := openHost(t, src, nil)
 	fill(t, h)
 	h.Close()
-	for _, name := range []string{accountName, trustName, policiesName, keysName} {
+	for _, name := range []string{accountName, trustName, policiesName, prekeysName, keysName} {
 		t.Run(name, func(t *testing.T) {
 			file, err := os.ReadFile(filepath.Join(src, name))
 			if err != nil {
@@ -248,6 +251,7 @@ func TestTruncated(t *testing.T) {
 // refused, whole.
 func TestCorruptFiles(t *testing.T) {
 	const fp = "01010101 01010101 01010101 01010101 01010101"
+	const prekey = `{"secret": "AQE=", "delete_after": "2025-03-09T12:00:00Z"}`
 	tests := []struct {
 		name, file, content string
 	}{
@@ -275,6 +279,35 @@ func TestCorruptFiles(t *testing.T) {
 		{"unknown policy flag", policiesName, `{"format": 1, "policies": {"bob": "ALLOW_V3|ALLOW_V5"}}`},
 		{"policy as a number", policiesName, `{"format": 1, "policies": {"bob": 1}}`},
 		{"policy flags out of order", policiesName, `{"format": 1, "policies": {"bob": "ALLOW_V4|ALLOW_V3"}}`},
+		{"prekeys: no format", prekeysName, `{"prekeys": {}}`},
+		{"prekeys: format in capitals", prekeysName, `{"FORMAT": 1}`},
+		{"prekeys: format twice", prekeysName, `{"format": 1, "format": 1}`},
+		{"prekeys: unknown member", prekeysName, `{"format": 1, "prekey": {}}`},
+		{"prekeys: id twice", prekeysName, `{"format": 1, "prekeys": {"0000abcd": ` + prekey + `, "0000abcd": ` + prekey + `}}`},
+		{"prekeys: id in capitals", prekeysName, `{"format": 1, "prekeys": {"0000ABCD": ` + prekey + `}}`},
+		{"prekeys: id of 7 digits", prekeysName, `{"format": 1, "prekeys": {"000abcd": ` + prekey + `}}`},
+		{"prekeys: id with sign", prekeysName, `{"format": 1, "prekeys": {"+000abcd": ` + prekey + `}}`},
+		{"prekeys: id of 9 digits", prekeysName, `{"format": 1, "prekeys": {"10000abcd": ` + prekey + `}}`},
+		{"prekeys: entry null", prekeysName, `{"format": 1, "prekeys": {"0000abcd": null}}`},
+		{"prekeys: no secret", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: no time", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE="}}}`},
+		{"prekeys: secret twice", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "secret": "AgI=", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: secret in capitals", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"Secret": "AQE=", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: empty secret", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: secret unpadded", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: secret with a line break", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQ
+E=", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: secret with stray bits", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQF=", "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: secret as bytes", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": [1, 1], "delete_after": "2025-03-09T12:00:00Z"}}}`},
+		{"prekeys: time not UTC", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "delete_after": "2025-03-09T13:00:00+01:00"}}}`},
+		{"prekeys: time with zero fraction", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "delete_after": "2025-03-09T12:00:00.0Z"}}}`},
+		{"prekeys: time not a time", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "delete_after": "soon"}}}`},
+		{"prekeys: time as a number", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "delete_after": 1741521600}}}`},
+		{"prekeys: unknown entry member", prekeysName, `{"format": 1, "prekeys": {"0000abcd": {"secret": "AQE=", "delete_after": "2025-03-09T12:00:00Z", "id": 1}}}`},
+		{"prekeys: profile without secret", prekeysName, `{"format": 1, "prekey_profile": "AQE="}`},
+		{"prekeys: secret without profile", prekeysName, `{"format": 1, "shared_prekey_secret": "AQE="}`},
+		{"prekeys: profile not base64", prekeysName, `{"format": 1, "prekey_profile": "!!", "shared_prekey_secret": "AQE="}`},
+		{"prekeys: trailing garbage", prekeysName, `{"format": 1} x`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

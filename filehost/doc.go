@@ -3,8 +3,8 @@
 // crash never leaves a half-written file and a second process cannot use
 // the directory at the same time.
 //
-// A [Host] implements [otr.Host], [otr.PolicyHost] and [otr.TrustHost] and
-// also keeps the account's [otr.PrivateKeys]:
+// A [Host] implements [otr.Host], [otr.PolicyHost], [otr.TrustHost] and
+// [otr.PrekeyHost] and also keeps the account's [otr.PrivateKeys]:
 //
 //	h, err := filehost.Open(dir, nil)    // one directory per local account
 //	defer h.Close()
@@ -30,6 +30,8 @@
 //	account.json   the instance tag and the OTRv4 client profile
 //	trust.json     the contacts' fingerprints (OTR3 and OTRv4) and trust
 //	policies.json  the policies set per contact
+//	prekeys.json   the secrets of the prekeys published for offline
+//	               conversations, and the current prekey profile
 //
 // The JSON files are meant to be read and diffed; each has a "format"
 // member (1) and is read strictly: unknown members, a bad value or a
@@ -42,6 +44,11 @@
 //	                   "trust": "verified"}]}}
 //	policies.json: {"format": 1, "policies": {"bob@example.org":
 //	                  "ALLOW_V3|ALLOW_V4|REQUIRE_ENCRYPTION"}}
+//	prekeys.json:  {"format": 1, "prekeys": {"0a1b2c3d": {
+//	                  "secret": "<base64>",
+//	                  "delete_after": "2025-03-09T12:00:00Z"}},
+//	                "prekey_profile": "<base64>",
+//	                "shared_prekey_secret": "<base64>"}
 //
 // The instance tag is written as libotr writes it (8 lower-case hex
 // digits); a fingerprint in its display form ([otr.Fingerprint.String]:
@@ -51,6 +58,13 @@
 // JSON strings, so they must be valid UTF-8. The max message size is
 // configuration, not state: [Options.MaxMessageSize].
 //
+// In prekeys.json a prekey message's identifier is 8 lower-case hex
+// digits, its deletion time RFC 3339 in UTC, and secrets and the profile
+// padded standard base64 without line breaks, each only as written; a
+// member name repeated or not in its exact case is refused too. The file
+// holds secret keys: it is rewritten whole at each change, and
+// [Host.Close] clears the copies in memory.
+//
 // # Crash safety
 //
 // Every file is replaced atomically: the new content goes to a temporary
@@ -58,7 +72,11 @@
 // the old file, and then the directory is synced. A crash leaves either
 // the old file or the new one, plus perhaps a temporary file that the next
 // [Open] removes. A change is made in memory only after its file is
-// written: a failed write returns an error and changes nothing.
+// written: a failed write returns an error and changes nothing. So
+// [Host.DeletePrekey] returns nil only once prekeys.json without the
+// secret has replaced the old file; the old file is unlinked, not
+// overwritten (on journaling and copy-on-write file systems and on flash,
+// overwriting would not reach its blocks either).
 //
 // # Concurrency
 //

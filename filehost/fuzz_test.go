@@ -89,3 +89,30 @@ func FuzzParsePolicies(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePrekeys(f *testing.F) {
+	f.Add([]byte(`{"format": 1, "prekeys": {"0a1b2c3d": {"secret": "AQEBAQEBAQE=", "delete_after": "2025-03-09T12:00:00Z"}},
+		"prekey_profile": "cHJla2V5IHByb2ZpbGU=", "shared_prekey_secret": "c2hhcmVkIHNlY3JldA=="}`))
+	f.Add([]byte(`{"format":1,"prekeys":{"ffffffff":{"secret":"AQ==","delete_after":"9999-12-31T23:59:59.999999999Z"}}}`))
+	f.Add([]byte(`{"format":1,"prekeys":{"0000abcd":{"secret":"AQE=","secret":"AQE=","delete_after":"0001-01-01T00:00:00Z"}}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := parsePrekeys(in)
+		if err != nil {
+			if !reflect.DeepEqual(p, prekeyState{}) {
+				t.Fatalf("parsePrekeys() = %+v and error %v", p, err)
+			}
+			return
+		}
+		out, err := marshalPrekeys(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := parsePrekeys(out)
+		if err != nil || !reflect.DeepEqual(p2, p) {
+			t.Fatalf("parsePrekeys(marshalPrekeys(%+v)) = %+v, %v", p, p2, err)
+		}
+		if again, _ := marshalPrekeys(p2); !bytes.Equal(again, out) {
+			t.Fatalf("second marshalPrekeys() = %q, want %q", again, out)
+		}
+	})
+}

@@ -62,9 +62,9 @@ type Options struct {
 	Rand io.Reader
 }
 
-// Host is an [otr.Host], [otr.PolicyHost] and [otr.TrustHost] kept in one
-// directory; it also keeps the account's keys. Make one with [Open]. Its
-// methods are safe for concurrent use.
+// Host is an [otr.Host], [otr.PolicyHost], [otr.TrustHost] and
+// [otr.PrekeyHost] kept in one directory; it also keeps the account's
+// keys. Make one with [Open]. Its methods are safe for concurrent use.
 type Host struct {
 	dir     string
 	maxSize int
@@ -76,6 +76,7 @@ type Host struct {
 	profile  []byte
 	trust    map[string][]otr.KnownFingerprint
 	policies map[string]otr.Policy
+	pre      prekeyState
 }
 
 var (
@@ -86,8 +87,8 @@ var (
 
 // Open opens the Host kept in dir, creating dir (mode 0700) if it does not
 // exist, and locks it until [Host.Close]. It reads the instance tag, client
-// profile, trust and policies (the keys are read when asked for) and
-// removes temporary files a crash left behind.
+// profile, trust, policies and prekey secrets (the keys are read when
+// asked for) and removes temporary files a crash left behind.
 //
 // Open fails with an error wrapping [ErrLocked] if another Host has dir
 // open, in this process or another; wrapping [ErrCorrupt] if a file is
@@ -159,7 +160,7 @@ func (h *Host) load() error {
 			return h.corrupt(policiesName, err)
 		}
 	}
-	return nil
+	return h.loadPrekeys()
 }
 
 // readFile returns the content of the directory's file name, or nil if it
@@ -179,8 +180,9 @@ func (h *Host) corrupt(name string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Join(h.dir, name), err)
 }
 
-// Close unlocks the directory. Methods called afterwards return
-// [ErrClosed] (MaxMessageSize still answers). Closing again does nothing.
+// Close unlocks the directory and clears the prekey secrets held in
+// memory. Methods called afterwards return [ErrClosed] (MaxMessageSize
+// still answers). Closing again does nothing.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -189,6 +191,7 @@ func (h *Host) Close() error {
 	}
 	err := unlockDir(h.lock)
 	h.lock = nil
+	h.pre.wipe()
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/otrgo/otr"
 )
@@ -63,6 +64,9 @@ func openHost(t testing.TB, dir string, o *Options) *Host {
 	return h
 }
 
+// prekeyTime is the deletion time of the prekeys fill stores.
+var prekeyTime = time.Date(2025, 3, 9, 12, 0, 0, 0, time.UTC)
+
 func fp3(b byte) otr.Fingerprint { return otr.Fingerprint(bytes.Repeat([]byte{b}, 20)) }
 func fp4(b byte) otr.Fingerprint { return otr.Fingerprint(bytes.Repeat([]byte{b}, 56)) }
 
@@ -81,6 +85,9 @@ func fill(t *testing.T, h *Host) {
 		h.SetTrust("carol", fp4(0x02), otr.SMPVerified),
 		h.SetPolicy("bob@example.org", otr.AllowV3|otr.AllowV4|otr.RequireEncryption),
 		h.SetPolicy("dave", 0),
+		h.StorePrekey(0x0a1b2c3d, bytes.Repeat([]byte{1}, 8), prekeyTime),
+		h.StorePrekey(0xfffffff0, []byte("second secret"), prekeyTime.Add(time.Hour)),
+		h.SetSharedPrekey([]byte("prekey profile"), []byte("shared secret")),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -96,6 +103,11 @@ type state struct {
 	Policies map[string]otr.Policy
 	Contacts []string
 	FP3, FP4 string
+	// Prekeys maps each stored prekey identifier to its deletion time and
+	// secret.
+	Prekeys       map[uint32]storedPrekey
+	PrekeyProfile []byte
+	SharedPrekey  []byte
 }
 
 func stateOf(t *testing.T, h *Host) state {
@@ -124,6 +136,21 @@ func stateOf(t *testing.T, h *Host) state {
 	if k, err := h.Keys(); err == nil {
 		s.FP3, s.FP4 = k.Fingerprint().String(), k.Fingerprint4().String()
 	} else if !errors.Is(err, ErrNoKeys) {
+		t.Fatal(err)
+	}
+	ids, err := h.Prekeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Prekeys = make(map[uint32]storedPrekey, len(ids))
+	for id, after := range ids {
+		secret, err := h.Prekey(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Prekeys[id] = storedPrekey{secret, after}
+	}
+	if s.PrekeyProfile, s.SharedPrekey, err = h.SharedPrekey(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -190,7 +217,7 @@ func TestLayout(t *testing.T) {
 			t.Errorf("%s has mode %#o, want 0600", e.Name(), m)
 		}
 	}
-	if want := []string{"account.json", "lock", "policies.json", "private_keys", "trust.json"}; !slices.Equal(names, want) {
+	if want := []string{"account.json", "lock", "policies.json", "prekeys.json", "private_keys", "trust.json"}; !slices.Equal(names, want) {
 		t.Errorf("directory holds %q, want %q", names, want)
 	}
 	if fi, err := os.Stat(dir); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o700) {
@@ -232,6 +259,25 @@ func TestLayout(t *testing.T) {
 	wantPolicies := "{\n  \"format\": 1,\n  \"policies\": {\n    \"bob@example.org\": \"ALLOW_V3|ALLOW_V4|REQUIRE_ENCRYPTION\",\n    \"dave\": \"NEVER\"\n  }\n}\n"
 	if b, err := os.ReadFile(filepath.Join(dir, policiesName)); err != nil || string(b) != wantPolicies {
 		t.Errorf("policies.json =\n%s\n(%v), want\n%s", b, err, wantPolicies)
+	}
+	wantPrekeys := `{
+  "format": 1,
+  "prekeys": {
+    "0a1b2c3d": {
+      "secret": "AQEBAQEBAQE=",
+      "delete_after": "2025-03-09T12:00:00Z"
+    },
+    "fffffff0": {
+      "secret": "c2Vjb25kIHNlY3JldA==",
+      "delete_after": "2025-03-09T13:00:00Z"
+    }
+  },
+  "prekey_profile": "cHJla2V5IHByb2ZpbGU=",
+  "shared_prekey_secret": "c2hhcmVkIHNlY3JldA=="
+}
+`
+	if b, err := os.ReadFile(filepath.Join(dir, prekeysName)); err != nil || string(b) != wantPrekeys {
+		t.Errorf("prekeys.json =\n%s\n(%v), want\n%s", b, err, wantPrekeys)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, keysName)); err != nil || !bytes.Equal(b, keyFile(t, 0)) {
 		t.Errorf("private_keys is not the keys' MarshalBinary (%v)", err)
@@ -352,7 +398,11 @@ func TestClosed(t *testing.T) {
 	_, e5 := h.LoadOrGenerateKeys()
 	_, e6 := h.Contacts()
 	_, e7 := h.ImportLibotr(dir, LibotrAccount{"a", "p"})
-	for i, err := range []error{e1, e2, e3, e4, e5, e6, e7,
+	_, e8 := h.Prekey(0x0a1b2c3d)
+	_, e9 := h.Prekeys()
+	_, _, e10 := h.SharedPrekey()
+	for i, err := range []error{e1, e2, e3, e4, e5, e6, e7, e8, e9, e10,
+		h.StorePrekey(1, []byte("x"), prekeyTime), h.DeletePrekey(0x0a1b2c3d), h.SetSharedPrekey([]byte("p"), []byte("s")),
 		h.SetInstanceTag(0x1000), h.SetClientProfile([]byte("x")), h.SetTrust("bob", fp3(9), otr.Verified),
 		h.DeleteFingerprint("bob", fp3(9)), h.SetPolicy("bob", 0), h.DeletePolicy("bob"),
 		h.SetKeys(testKey(t, 1)), h.ExportLibotr(t.TempDir(), LibotrAccount{"a", "p"}),

@@ -158,8 +158,9 @@ type Account struct {
 	prekeyMu sync.Mutex // serializes the use and deletion of stored prekeys
 
 	profMu     sync.Mutex
-	prof       *dake.ClientProfile // our current OTRv4 client profile
-	profFailed time.Time           // when storing a renewed profile last failed
+	prof       *dake.ClientProfile   // our current OTRv4 client profile
+	profFailed time.Time             // when storing a renewed profile last failed
+	oldProfs   []*dake.ClientProfile // replaced profiles that published ensembles may still carry
 }
 
 // lockedReader serializes reads from a caller's Rand.

@@ -27,7 +27,7 @@ func CloneAccountForTest(a *Account, host Host, rand io.Reader) *Account {
 		kxBurst: a.kxBurst, kxRefill: a.kxRefill, maxPendingMAC: a.maxPendingMAC,
 		errInterval: a.errInterval, fragTimeout: a.fragTimeout, ratchetOpts: a.ratchetOpts,
 		sessions: make(map[string]*Session, len(a.sessions)),
-		prof:     a.prof, profFailed: a.profFailed,
+		prof:     a.prof, profFailed: a.profFailed, oldProfs: slices.Clone(a.oldProfs),
 	}
 	for name, s := range a.sessions {
 		c.sessions[name] = s.cloneFor(c)

@@ -274,6 +274,7 @@ func (s *Session) receiveOffline(o *out, payload []byte) error {
 		return perr("unknown or consumed prekey", ErrReplay)
 	}
 	defer clear(stored)
+	earlier := a.earlierProfiles()
 	lookup := func(got uint32) (*dake.PrekeySecrets, *dake.SharedPrekeySecret, error) {
 		if got != id {
 			return nil, nil, dake.ErrUnknownPrekey
@@ -301,7 +302,7 @@ func (s *Session) receiveOffline(o *out, payload []byte) error {
 		}
 		cfg := dake.Config{InstanceTag: a.tag, AccountID: a.localID, PeerAccountID: s.contact,
 			Profile: s.prof, Identity: a.keys.identity, Rand: a.rand}
-		k, _, err := dake.ReceiveNonInteractive(cfg, h, body, lookup, a.now())
+		k, _, err := dake.ReceiveNonInteractive(cfg, h, body, lookup, a.now(), earlier...)
 		switch {
 		case errors.Is(err, dake.ErrUnknownPrekey):
 			return perr("unknown or consumed prekey", ErrReplay)

@@ -161,3 +161,30 @@ func TestOfflinePrekeysExpire(t *testing.T) {
 		t.Fatalf("%d left after expiry", len(list))
 	}
 }
+
+// An ensemble published before our client profile was renewed still
+// starts a conversation while the old profile is valid.
+func TestOfflineAfterProfileRenewal(t *testing.T) {
+	alice, bob, clk, _ := offlinePair(t, 1041, nil)
+	before, _ := bob.host.ClientProfile()
+	clk.advance(10 * 24 * time.Hour)
+	ensembles, err := bob.acct.MakePrekeys(1) // with the client profile of day 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * 24 * time.Hour) // past the renewal point, before the 14-day expiry
+	if _, err := bob.acct.Expire(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := bob.host.ClientProfile(); string(after) == string(before) {
+		t.Fatal("bob's client profile not renewed")
+	}
+	res, err := alice.sess.StartOffline(otr.OfflineStart{Ensemble: ensembles[0], Texts: []string{"still there?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pump(t, alice, bob, res.Send)
+	if got := readTexts(bob.events); len(got) != 1 || got[0] != "still there?" || len(bob.errs) != 0 {
+		t.Fatalf("bob read %q, errors %v; want the offline message read at once", got, bob.errs)
+	}
+}

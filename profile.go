@@ -103,6 +103,30 @@ func (a *Account) clientProfile() (*dake.ClientProfile, *HostErrorEvent, error) 
 	}
 	a.profFailed = time.Time{}
 	a.log.Debug("otr: new client profile", "expires", p.Expiration())
+	if a.prof != nil {
+		// Ensembles published with the old profile stay usable until it
+		// expires (OTRv4 spec, "Publishing Prekey Ensembles": profiles
+		// "will have an overlap period of extra validity").
+		a.oldProfs = append(a.oldProfs, a.prof)
+	}
 	a.prof = p
 	return p, loadErr, nil
+}
+
+// earlierProfiles returns our replaced client profiles that an ensemble
+// may still carry: unexpired, or expired less than prekeyExtraValidity
+// ago; older ones are forgotten.
+func (a *Account) earlierProfiles() []*dake.ClientProfile {
+	a.profMu.Lock()
+	defer a.profMu.Unlock()
+	now := a.now()
+	keep := a.oldProfs[:0]
+	for _, p := range a.oldProfs {
+		if now.Before(p.Expiration().Add(prekeyExtraValidity)) {
+			keep = append(keep, p)
+		}
+	}
+	clear(a.oldProfs[len(keep):])
+	a.oldProfs = keep
+	return append([]*dake.ClientProfile(nil), keep...)
 }

@@ -91,3 +91,25 @@ func firstRootKey(K *[64]byte) [64]byte {
 	otrcrypto.KDF(out[:], otrcrypto.UsageFirstRootKey, K[:])
 	return out
 }
+
+// AuthPhi returns phi = HWC(usage || phi_input, 64) as an Auth-R (authI
+// false) or Auth-I message of the interactive DAKE signs it, from the
+// sender's and receiver's instance tags, first ECDH and DH public keys
+// (the DH ones as minimal big-endian values) and account ids: the sender
+// is the party sending that Auth message. It serves tools that rebuild a
+// transcript (cmd/otrtool's deniability demonstration).
+func AuthPhi(authI bool, senderTag, receiverTag uint32, senderECDH *otrcrypto.Point, senderDH []byte,
+	receiverECDH *otrcrypto.Point, receiverDH []byte, senderAccount, receiverAccount string) [64]byte {
+	usage := otrcrypto.UsageAuthRPhi
+	if authI {
+		usage = otrcrypto.UsageAuthIPhi
+	}
+	return phi(usage, phiInput(senderTag, receiverTag, senderECDH, senderDH, receiverECDH, receiverDH, senderAccount, receiverAccount))
+}
+
+// AuthT returns the message t the ring signature of an Auth-R (authI
+// false) or Auth-I message covers (see authT), for tools that rebuild a
+// transcript.
+func AuthT(authI bool, bobProfile, aliceProfile []byte, Y, X *otrcrypto.Point, B, A []byte, phi *[64]byte) []byte {
+	return authT(authI, bobProfile, aliceProfile, Y, X, B, A, phi)
+}

@@ -260,8 +260,8 @@ func forgeDAKE(tr *dakeTranscript, forging *otrcrypto.EdDSAPrivateKey, aliceID, 
 		// alice_client_profile || Alice_Client_Profile, 64) || Y || X || B
 		// || A || HWC(usage_auth_r_phi || phi, 64), with phi built by
 		// alice as the sender (docs/interop.md, "DAKE").
-		phi := phiHash(otrcrypto.UsageAuthRPhi, aliceTag, bobTag, &ar.FirstECDH, aliceFirstDH, &id.FirstECDH, bobFirstDH, aliceID, bobID)
-		t := authT(false, bobProfile, aliceProfile, &id.Y, &ar.X, B, A, &phi)
+		phi := dake.AuthPhi(false, aliceTag, bobTag, &ar.FirstECDH, aliceFirstDH, &id.FirstECDH, bobFirstDH, aliceID, bobID)
+		t := dake.AuthT(false, bobProfile, aliceProfile, &id.Y, &ar.X, B, A, &phi)
 		if !otrcrypto.RingVerify(&Fb, &Ha, &id.Y, &ar.Sigma, t) {
 			return nil, fmt.Errorf("the Auth-R message at %s does not verify with the account identifiers given (alice %q, bob %q): are they the ones the clients used, in the right roles?", tr.authRAt, aliceID, bobID)
 		}
@@ -285,8 +285,8 @@ func forgeDAKE(tr *dakeTranscript, forging *otrcrypto.EdDSAPrivateKey, aliceID, 
 		}
 		// OTRv4 spec, "Auth-I Message": as Auth-R but 0x1 and the Auth-I
 		// usages, phi built by bob as the sender.
-		phi := phiHash(otrcrypto.UsageAuthIPhi, bobTag, aliceTag, &id.FirstECDH, bobFirstDH, &ar.FirstECDH, aliceFirstDH, bobID, aliceID)
-		t := authT(true, bobProfile, aliceProfile, &id.Y, &ar.X, B, A, &phi)
+		phi := dake.AuthPhi(true, bobTag, aliceTag, &id.FirstECDH, bobFirstDH, &ar.FirstECDH, aliceFirstDH, bobID, aliceID)
+		t := dake.AuthT(true, bobProfile, aliceProfile, &id.Y, &ar.X, B, A, &phi)
 		if !otrcrypto.RingVerify(&Hb, &Fa, &ar.X, &tr.authIMsg.Sigma, t) {
 			return nil, fmt.Errorf("the Auth-I message at %s does not verify with the account identifiers given (alice %q, bob %q): are they the ones the clients used, in the right roles?", tr.authIAt, aliceID, bobID)
 		}
@@ -312,52 +312,4 @@ func forgeDAKE(tr *dakeTranscript, forging *otrcrypto.EdDSAPrivateKey, aliceID, 
 func fingerprintOf(p *dake.ClientProfile) string {
 	fp := p.Fingerprint()
 	return otr.Fingerprint(fp[:]).String()
-}
-
-// phiHash is HWC(usage || phi, 64) over the shared session state, built
-// by role as docs/interop.md ("DAKE") and otr4j have it: the sender's
-// and the receiver's instance tags, the sender's first ECDH key (POINT)
-// and first DH key (MPI), the receiver's, then DATA(sender's account id)
-// and DATA(receiver's account id). The sender is the party sending the
-// Auth message.
-func phiHash(usage otrcrypto.KDFUsage, senderTag, receiverTag uint32, senderECDH *otrcrypto.Point, senderDH []byte,
-	receiverECDH *otrcrypto.Point, receiverDH []byte, senderID, receiverID string) [64]byte {
-	var b cryptobyte.Builder
-	b.AddUint32(senderTag)
-	b.AddUint32(receiverTag)
-	se, re := senderECDH.Bytes(), receiverECDH.Bytes()
-	b.AddBytes(se[:])
-	otrencoding.AddMPI(&b, senderDH)
-	b.AddBytes(re[:])
-	otrencoding.AddMPI(&b, receiverDH)
-	otrencoding.AddData(&b, []byte(senderID))
-	otrencoding.AddData(&b, []byte(receiverID))
-	var out [64]byte
-	otrcrypto.KDF(out[:], usage, b.BytesOrPanic())
-	return out
-}
-
-// authT is the t the Auth-R (authI false) or Auth-I ring signature covers
-// (OTRv4 spec, "Auth-R Message", "Auth-I Message"): BYTE 0x00 or 0x01 ||
-// HWC(bob's profile, 64) || HWC(alice's profile, 64) || Y || X || MPI(B) ||
-// MPI(A) || phi.
-func authT(authI bool, bobProfile, aliceProfile []byte, Y, X *otrcrypto.Point, B, A []byte, phi *[64]byte) []byte {
-	first, usageBob, usageAlice := byte(0x00), otrcrypto.UsageAuthRBobClientProfile, otrcrypto.UsageAuthRAliceClientProfile
-	if authI {
-		first, usageBob, usageAlice = 0x01, otrcrypto.UsageAuthIBobClientProfile, otrcrypto.UsageAuthIAliceClientProfile
-	}
-	var hb, ha [64]byte
-	otrcrypto.KDF(hb[:], usageBob, bobProfile)
-	otrcrypto.KDF(ha[:], usageAlice, aliceProfile)
-	var b cryptobyte.Builder
-	b.AddUint8(first)
-	b.AddBytes(hb[:])
-	b.AddBytes(ha[:])
-	y, x := Y.Bytes(), X.Bytes()
-	b.AddBytes(y[:])
-	b.AddBytes(x[:])
-	otrencoding.AddMPI(&b, B)
-	otrencoding.AddMPI(&b, A)
-	b.AddBytes(phi[:])
-	return b.BytesOrPanic()
 }

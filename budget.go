@@ -59,7 +59,11 @@ func (s *Session) errorReplyDue(tag uint32) bool {
 	}
 	if now.Sub(s.errWindow) >= iv || now.Before(s.errWindow) {
 		s.errWindow, s.errCount = now, 0
-		clear(s.errSent) // older than the interval: no longer needed
+		for t, last := range s.errSent {
+			if now.Sub(last) >= iv || now.Before(last) {
+				delete(s.errSent, t) // no longer limits anything
+			}
+		}
 	}
 	if s.errCount >= maxErrorReplies {
 		return false
